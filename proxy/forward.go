@@ -1,0 +1,307 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clearway/clearway/proxy/events"
+	"github.com/clearway/clearway/proxy/retry"
+	"github.com/clearway/clearway/proxy/throttle"
+)
+
+// errIdleStream cancels an upstream request whose body went silent too long.
+var errIdleStream = errors.New("upstream sent nothing for longer than timeouts.idle_stream")
+
+// forward sends one client request to sess's upstream, retrying as the policy
+// says, and streams the final answer back.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, sess *session, rest string) {
+	// Full duplex: without it a Go server may close the request body once the
+	// response starts, and proxies drop streams under load (golang/go#40747).
+	rc := http.NewResponseController(w)
+	_ = rc.EnableFullDuplex()
+
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	st := &sess.stats
+	st.requests.Add(1)
+	st.inFlight.Add(1)
+	defer st.inFlight.Add(-1)
+	up := sess.up
+
+	tokenRequired := s.guard.tokenRequired()
+	if tokenRequired && !s.guard.tokenOK(r.Header) {
+		writeError(w, http.StatusUnauthorized, errAuthentication,
+			"missing or wrong client token: send the token that `clearway token` prints as your API key (x-api-key or Authorization: Bearer)")
+		return
+	}
+	header := outboundHeader(r.Header)
+	if tokenRequired {
+		header.Del("X-Api-Key")
+		header.Del("Authorization")
+	}
+	if !s.injectKeys(w, r, sess, header, tokenRequired) {
+		return
+	}
+
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+
+	release, err := sess.limiter.Acquire(r.Context())
+	if err != nil {
+		var refused *throttle.Refused
+		if errors.As(err, &refused) {
+			s.log.Warn("local throttle full", "upstream", up.Name, "reason", refused.Reason, "retry_after", refused.RetryAfter)
+			s.bus.Publish(events.Event{Kind: events.Throttled, Upstream: up.Name, Status: http.StatusTooManyRequests, Reason: refused.Reason})
+			writeThrottled(w, up.Name, refused.RetryAfter)
+			return
+		}
+		return // the client left while queued
+	}
+	defer release()
+
+	header.Set("User-Agent", sess.userAgent(r.Header.Get("User-Agent"), s.cookies))
+	target := *up.URL
+	target.Path = strings.TrimSuffix(up.URL.Path, "/") + pathOf(rest)
+	target.RawPath = strings.TrimSuffix(up.URL.EscapedPath(), "/") + rest
+	if target.RawPath == target.Path {
+		target.RawPath = ""
+	}
+	target.RawQuery = r.URL.RawQuery
+	s.roundTrip(w, r, rc, sess, target.String(), header, body)
+}
+
+func pathOf(escapedRest string) string {
+	p, err := unescapePath(escapedRest)
+	if err != nil {
+		return escapedRest
+	}
+	return p
+}
+
+// injectKeys sets the upstream's real key and the ${key:...} headers. It
+// answers the client itself and returns false when a needed key is missing.
+func (s *Server) injectKeys(w http.ResponseWriter, r *http.Request, sess *session, header http.Header, tokenRequired bool) bool {
+	up := sess.up
+	if up.Key != "" {
+		key, ok, kerr := s.keys.get(up.Key)
+		switch {
+		case ok && up.AuthHeader == "authorization":
+			header.Set("Authorization", "Bearer "+key)
+		case ok:
+			header.Set("X-Api-Key", key)
+		case !tokenRequired && clientToken(r.Header) != "":
+			// client_token: false and the client brought its own key: pass it on.
+		default:
+			s.keyProblem(w, up.Name, up.Key, kerr)
+			return false
+		}
+	}
+	for name, val := range sess.headers {
+		if !strings.Contains(val, "${key:") {
+			header.Set(name, val)
+			continue
+		}
+		var missing string
+		var missingErr error
+		expanded := keyRef.ReplaceAllStringFunc(val, func(m string) string {
+			kn := keyRef.FindStringSubmatch(m)[1]
+			v, ok, kerr := s.keys.get(kn)
+			if !ok && missing == "" {
+				missing, missingErr = kn, kerr
+			}
+			return v
+		})
+		if missing != "" {
+			s.keyProblem(w, up.Name, missing, missingErr)
+			return false
+		}
+		header.Set(name, expanded)
+	}
+	return true
+}
+
+func (s *Server) keyProblem(w http.ResponseWriter, upstream, key string, kerr error) {
+	if kerr != nil {
+		s.log.Warn("keychain could not give a key", "upstream", upstream, "key", key, "err", kerr)
+		s.bus.Publish(events.Event{Kind: events.KeychainError, Upstream: upstream, Key: key, Err: kerr.Error()})
+		writeError(w, http.StatusServiceUnavailable, errUnavailable,
+			"the keychain could not give key "+strconv.Quote(key)+" for upstream "+strconv.Quote(upstream)+": "+kerr.Error())
+		return
+	}
+	s.log.Warn("API key not set", "upstream", upstream, "key", key)
+	s.bus.Publish(events.Event{Kind: events.KeyMissing, Upstream: upstream, Key: key})
+	writeError(w, http.StatusUnauthorized, errAuthentication,
+		"no API key "+strconv.Quote(key)+" for upstream "+strconv.Quote(upstream)+" in the keychain: run `clearway keys set "+key+"`")
+}
+
+// readBody buffers the request body (up to Config.MaxBody) so that every
+// attempt sends it byte for byte.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	limit := s.cfg.MaxBody
+	if r.ContentLength > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, errTooLarge, "request body of "+strconv.FormatInt(r.ContentLength, 10)+" bytes is over max_body ("+strconv.FormatInt(limit, 10)+" bytes)")
+		return nil, false
+	}
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil, true
+	}
+	size := r.ContentLength
+	if size < 0 {
+		size = 4096
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size+1))
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	if n > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, errTooLarge, "request body is over max_body ("+strconv.FormatInt(limit, 10)+" bytes)")
+		return nil, false
+	}
+	if err != nil {
+		if r.Context().Err() == nil {
+			writeError(w, http.StatusBadRequest, errInvalidRequest, "could not read the request body: "+err.Error())
+		}
+		return nil, false
+	}
+	return buf.Bytes(), true
+}
+
+// roundTrip runs the attempts and writes the final answer.
+func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, sess *session, target string, header http.Header, body []byte) {
+	up := sess.up
+	st := &sess.stats
+	ctx := r.Context()
+	maxAttempts := sess.policy.MaxRetries + 1
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithCancelCause(ctx)
+		req, err := http.NewRequestWithContext(actx, r.Method, target, bytes.NewReader(body))
+		if err != nil {
+			cancel(nil)
+			writeError(w, http.StatusBadRequest, errInvalidRequest, "bad request for upstream: "+err.Error())
+			return
+		}
+		req.Header = header.Clone()
+		req.ContentLength = int64(len(body))
+		if len(body) == 0 {
+			req.Body = http.NoBody
+			req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+		}
+		resp, err := sess.client.Do(req)
+		if err != nil {
+			cancel(nil)
+			if ctx.Err() != nil {
+				s.log.Info("client left; upstream request cancelled", "upstream", up.Name, "attempt", attempt, "status", statusClientClosed)
+				return
+			}
+			v := sess.policy.ClassifyError(err)
+			if v.Retry && attempt < maxAttempts {
+				if !s.waitRetry(ctx, sess, attempt, maxAttempts, 0, v) {
+					return
+				}
+				continue
+			}
+			s.giveUpOnError(w, sess, attempt, err, v)
+			return
+		}
+
+		var peeked []byte
+		if retry.NeedsBody(resp.StatusCode, resp.Header) {
+			peeked, _ = io.ReadAll(io.LimitReader(resp.Body, retry.PeekLimit))
+		}
+		v := sess.policy.ClassifyResponse(resp.StatusCode, resp.Header, peeked, time.Now())
+		if v.Retry && attempt < maxAttempts {
+			drain(resp.Body)
+			cancel(nil)
+			if !s.waitRetry(ctx, sess, attempt, maxAttempts, resp.StatusCode, v) {
+				return
+			}
+			continue
+		}
+		st.lastStatus.Store(int64(resp.StatusCode))
+		st.lastAt.Store(time.Now().UnixNano())
+		s.logAttempt(sess, attempt, maxAttempts, resp.StatusCode, 0, v.Reason)
+		switch {
+		case v.Retry || v.TooLong:
+			st.failures.Add(1)
+			st.failing.Store(true)
+			s.log.Warn("gave up", "upstream", up.Name, "attempts", attempt, "status", resp.StatusCode, "why", v.Reason, "too_long", v.TooLong)
+			s.bus.Publish(events.Event{Kind: events.GaveUp, Upstream: up.Name, Attempt: attempt, MaxAttempts: maxAttempts, Status: resp.StatusCode, Reason: v.Reason})
+		case resp.StatusCode < 500:
+			st.failing.Store(false)
+			if attempt > 1 {
+				s.log.Info("recovered", "upstream", up.Name, "attempts", attempt, "status", resp.StatusCode, "took", time.Since(start).Round(time.Millisecond))
+				s.bus.Publish(events.Event{Kind: events.Recovered, Upstream: up.Name, Attempt: attempt, MaxAttempts: maxAttempts, Status: resp.StatusCode})
+			}
+		}
+		s.copyResponse(w, rc, sess, resp, peeked, attempt, cancel)
+		cancel(nil)
+		return
+	}
+}
+
+// waitRetry logs and publishes the retry, then waits the chosen delay. It
+// returns false when the client left during the wait.
+func (s *Server) waitRetry(ctx context.Context, sess *session, attempt, maxAttempts, status int, v retry.Verdict) bool {
+	st := &sess.stats
+	delay, why := sess.policy.Delay(attempt, v)
+	st.retries.Add(1)
+	st.lastStatus.Store(int64(status))
+	s.logAttempt(sess, attempt, maxAttempts, status, delay, v.Reason+"; wait "+why)
+	s.bus.Publish(events.Event{Kind: events.Retrying, Upstream: sess.up.Name, Attempt: attempt, MaxAttempts: maxAttempts, Status: status, Delay: delay, Reason: v.Reason})
+	st.retrying.Add(1)
+	defer st.retrying.Add(-1)
+	if err := s.clock.Sleep(ctx, delay); err != nil {
+		s.log.Info("client left during the retry wait", "upstream", sess.up.Name, "attempt", attempt, "status", statusClientClosed)
+		return false
+	}
+	return true
+}
+
+func (s *Server) logAttempt(sess *session, attempt, maxAttempts, status int, delay time.Duration, why string) {
+	s.log.Info("upstream attempt", "upstream", sess.up.Name, "attempt", strconv.Itoa(attempt)+"/"+strconv.Itoa(maxAttempts),
+		"status", status, "delay", delay, "why", why, "cookies", sess.jar.Len())
+}
+
+// giveUpOnError answers 502 (or 504 for a timeout) naming the upstream host and the cause.
+func (s *Server) giveUpOnError(w http.ResponseWriter, sess *session, attempt int, err error, v retry.Verdict) {
+	st := &sess.stats
+	st.failures.Add(1)
+	st.failing.Store(true)
+	st.lastStatus.Store(0)
+	msg := err.Error()
+	st.lastErr.Store(&msg)
+	host := sess.up.URL.Host
+	status, typ := http.StatusBadGateway, errUpstream
+	if isTimeout(err) {
+		status, typ = http.StatusGatewayTimeout, errTimeout
+	}
+	s.log.Warn("upstream unreachable", "upstream", sess.up.Name, "host", host, "attempts", attempt, "why", v.Reason, "err", err)
+	s.bus.Publish(events.Event{Kind: events.Unreachable, Upstream: sess.up.Name, Attempt: attempt, Status: status, Reason: v.Reason, Err: v.Reason})
+	w.Header().Set("X-Clearway-Attempts", strconv.Itoa(attempt))
+	writeError(w, status, typ, "upstream "+sess.up.Name+" ("+host+") failed after "+strconv.Itoa(attempt)+" attempt(s): "+cause(err, v))
+}
+
+func cause(err error, v retry.Verdict) string {
+	if v.Reason != "" {
+		return v.Reason
+	}
+	return err.Error()
+}
+
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &te) && te.Timeout())
+}
+
+// drain reads a little of an abandoned body so its connection can be reused.
+func drain(body io.ReadCloser) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, 256<<10))
+	_ = body.Close()
+}

@@ -1,0 +1,88 @@
+package proxy
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// adminPrefix is the first path segment that belongs to the proxy itself.
+const adminPrefix = "_clearway"
+
+// ServeHTTP is the proxy's front door: refuse foreign Hosts and cross-site
+// browser requests first, then route /_clearway/... to the proxy's own
+// endpoints and /<upstream>/<rest> to that upstream's session.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.guard.checkHost(r.Host) {
+		s.log.Warn("refused a request with a foreign Host header (DNS rebinding?)", "host", truncate(r.Host, 80), "path", truncate(r.URL.Path, 80))
+		writeError(w, http.StatusForbidden, errPermission, "Host header "+quoteShort(r.Host)+" is not a local address of this proxy")
+		return
+	}
+	if !s.guard.checkBrowser(r) {
+		s.log.Warn("refused a cross-site browser request", "origin", truncate(r.Header.Get("Origin"), 80), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+		writeError(w, http.StatusForbidden, errPermission, "browser requests from other sites are refused (Origin "+quoteShort(r.Header.Get("Origin"))+")")
+		return
+	}
+	name, rest, ok := splitRoute(r.URL.EscapedPath())
+	if !ok {
+		writeError(w, http.StatusBadRequest, errInvalidRequest, "the path must not contain \".\" or \"..\" segments or backslashes")
+		return
+	}
+	if name == adminPrefix {
+		s.serveAdmin(w, r, rest)
+		return
+	}
+	sess := s.sessions[name]
+	if sess == nil {
+		msg := "no upstream called " + quoteShort(name) + "; known upstreams: " + strings.Join(s.names, ", ") + " (use http://" + s.Addr() + "/<upstream>/...)"
+		if name == "" {
+			msg = "no upstream in the path; known upstreams: " + strings.Join(s.names, ", ") + " (use http://" + s.Addr() + "/<upstream>/...)"
+		}
+		writeError(w, http.StatusNotFound, errNotFound, msg)
+		return
+	}
+	s.forward(w, r, sess, rest)
+}
+
+// splitRoute splits an escaped path "/name/rest..." into the upstream name and
+// the escaped rest ("" or starting with "/"). It refuses dot segments (raw or
+// percent-encoded) and backslashes, which could otherwise climb out of the
+// upstream's base path on a server that normalises them.
+func splitRoute(escaped string) (name, rest string, ok bool) {
+	p := strings.TrimPrefix(escaped, "/")
+	name, rest, found := strings.Cut(p, "/")
+	if found {
+		rest = "/" + rest
+	}
+	decodedName, err := url.PathUnescape(name)
+	if err != nil || decodedName != name {
+		// Upstream names are plain; an encoded name is a trick or a typo.
+		return name, rest, name != "" && err == nil && !strings.ContainsAny(decodedName, "/\\.")
+	}
+	for _, seg := range strings.Split(p, "/") {
+		d, err := url.PathUnescape(seg)
+		if err != nil {
+			return "", "", false
+		}
+		if strings.Contains(d, "\\") {
+			return "", "", false
+		}
+		for _, part := range strings.Split(d, "/") {
+			if part == "." || part == ".." {
+				return "", "", false
+			}
+		}
+	}
+	return name, rest, true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+func quoteShort(s string) string {
+	return `"` + strings.ReplaceAll(truncate(s, 80), `"`, `\"`) + `"`
+}

@@ -1,0 +1,306 @@
+package proxy
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/clearway/clearway/proxy/config"
+	"github.com/clearway/clearway/proxy/cookiejar"
+	"github.com/clearway/clearway/proxy/events"
+	"github.com/clearway/clearway/proxy/retry"
+	"github.com/clearway/clearway/proxy/throttle"
+)
+
+// Options configure a Server. Config is required; everything else has a
+// working default.
+type Options struct {
+	Config      *config.Config
+	Cookies     *cookiejar.Store // persistent jars; nil keeps them in memory only
+	Keys        KeySource        // API keys; nil means no key can be injected
+	KeyNotFound func(error) bool // recognises Keys' "not set" errors besides ErrKeyNotFound
+	Token       string           // client token required when Config.ClientToken is true
+	TokenName   string           // name of the token in Keys, re-read by ReloadKeys ("" = never)
+	Bus         *events.Bus      // where events go; nil drops them
+	Logger      *slog.Logger     // nil: slog.Default()
+	RootCAs     *x509.CertPool   // trust these instead of the system roots (tests)
+	Clock       throttle.Clock   // time for retry waits and throttling; nil: the wall clock
+	Version     string           // shown by /_clearway/health and status
+	Listener    net.Listener     // serve on this instead of listening on Config.Listen
+}
+
+// Server is the proxy. Build it with New, run it with Run. It is safe for
+// concurrent use; Run may be called once.
+type Server struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	bus      *events.Bus
+	cookies  *cookiejar.Store
+	keys     *keyCache
+	keySrc   KeySource
+	tokName  string
+	guard    *guard
+	clock    throttle.Clock
+	version  string
+	sessions map[string]*session
+	names    []string // upstream names, sorted
+	started  time.Time
+
+	listener net.Listener
+	addr     atomic.Pointer[string]
+	ready    chan struct{}
+	inFlight atomic.Int64
+	runOnce  sync.Once
+}
+
+// ErrPortInUse is matched (errors.Is) by Run's error when the listen address is taken.
+var ErrPortInUse = errors.New("port in use")
+
+// New builds a Server from opts: one session per upstream, created now and
+// reused for every request.
+func New(opts Options) (*Server, error) {
+	if opts.Config == nil {
+		return nil, errors.New("proxy: no config")
+	}
+	cfg := opts.Config
+	s := &Server{
+		cfg:      cfg,
+		log:      opts.Logger,
+		bus:      opts.Bus,
+		cookies:  opts.Cookies,
+		keySrc:   opts.Keys,
+		tokName:  opts.TokenName,
+		clock:    opts.Clock,
+		version:  opts.Version,
+		sessions: map[string]*session{},
+		listener: opts.Listener,
+		ready:    make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.clock == nil {
+		s.clock = throttle.RealClock{}
+	}
+	if s.cookies == nil {
+		var err error
+		if s.cookies, err = cookiejar.Open(cookiejar.Options{Logger: s.log}); err != nil {
+			return nil, fmt.Errorf("proxy: in-memory cookie store: %w", err)
+		}
+	}
+	token := ""
+	if cfg.ClientToken {
+		if opts.Token == "" {
+			return nil, errors.New("proxy: client_token is on but no token was given")
+		}
+		token = opts.Token
+	}
+	s.guard = newGuard(cfg.Listen, cfg.AllowedHosts, cfg.AllowedOrigins, token)
+	var keyNames []string
+	seen := map[string]bool{}
+	for _, up := range cfg.Upstreams {
+		sess, err := s.newSession(up, opts.RootCAs)
+		if err != nil {
+			return nil, err
+		}
+		s.sessions[up.Name] = sess
+		s.names = append(s.names, up.Name)
+		for _, k := range up.KeyNames() {
+			if !seen[k] {
+				seen[k] = true
+				keyNames = append(keyNames, k)
+			}
+		}
+	}
+	sort.Strings(s.names)
+	s.keys = newKeyCache(opts.Keys, opts.KeyNotFound, keyNames)
+	if err := s.keys.reload(time.Now()); err != nil {
+		s.log.Warn("keychain: could not read the API keys; requests that need them will fail until it answers", "err", err)
+		s.bus.Publish(events.Event{Kind: events.KeychainError, Err: err.Error()})
+	}
+	return s, nil
+}
+
+var envRef = regexp.MustCompile(`\$\{env:([^}]*)\}`)
+
+func (s *Server) newSession(up config.Upstream, roots *x509.CertPool) (*session, error) {
+	tr := newTransport(s.cfg.Timeouts, roots)
+	jar := s.cookies.Jar(up.Name)
+	sess := &session{
+		up:        up,
+		transport: tr,
+		jar:       jar,
+		policy: retry.Policy{
+			MaxRetries:    up.Retry.MaxRetries,
+			InitialDelay:  up.Retry.InitialDelay,
+			MaxDelay:      up.Retry.MaxDelay,
+			MaxRetryAfter: up.Retry.MaxRetryAfter,
+		},
+		limiter: throttle.New(throttle.Settings{
+			PerMinute:     up.Throttle.RequestsPerMinute,
+			Burst:         up.Throttle.Burst,
+			MaxConcurrent: up.Throttle.MaxConcurrent,
+			MaxWait:       up.Throttle.MaxQueueWait,
+		}, s.clock),
+		headers: map[string]string{},
+	}
+	sess.client = &http.Client{
+		Transport: tr,
+		Jar:       jar,
+		// The client must see redirects itself; following them here would also
+		// carry its key to wherever the upstream points.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	for k, v := range up.Headers {
+		sess.headers[k] = envRef.ReplaceAllStringFunc(v, func(m string) string {
+			return os.Getenv(envRef.FindStringSubmatch(m)[1])
+		})
+	}
+	switch {
+	case up.UserAgent != "":
+		sess.ua = up.UserAgent
+	default:
+		sess.ua = s.cookies.UserAgent(up.Name)
+	}
+	return sess, nil
+}
+
+// Addr returns the address the server listens on, once Ready is closed.
+func (s *Server) Addr() string {
+	if p := s.addr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Ready is closed once the server accepts connections.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Upstreams returns the configured upstream names, sorted.
+func (s *Server) Upstreams() []string { return append([]string(nil), s.names...) }
+
+// Cookies returns the cookie store the sessions use.
+func (s *Server) Cookies() *cookiejar.Store { return s.cookies }
+
+// Run listens (unless a Listener was given) and serves until ctx is done, then
+// shuts down gracefully: no new connections, in-flight requests get
+// Config.Timeouts.Shutdown to finish, what is left is cut and counted. Run
+// returns nil after a clean shutdown, or the listen/serve error.
+func (s *Server) Run(ctx context.Context) error {
+	first := false
+	s.runOnce.Do(func() { first = true })
+	if !first {
+		return errors.New("proxy: Run called twice")
+	}
+	ln := s.listener
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", s.cfg.Listen)
+		if err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				err = fmt.Errorf("listen on %s: %w (%w)", s.cfg.Listen, ErrPortInUse, err)
+				s.bus.Publish(events.Event{Kind: events.PortInUse, Addr: s.cfg.Listen, Err: err.Error()})
+				return err
+			}
+			return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+		}
+	}
+	addr := ln.Addr().String()
+	s.addr.Store(&addr)
+	s.guard.port = portOf(addr)
+	s.started = time.Now()
+
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: s.cfg.Timeouts.ReadHeader,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	hs.Protocols = new(http.Protocols)
+	hs.Protocols.SetHTTP1(true)
+	hs.Protocols.SetUnencryptedHTTP2(true) // h2c: HTTP/2 clients with prior knowledge
+
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	close(s.ready)
+	s.log.Info("listening", "addr", addr, "upstreams", strings.Join(s.names, ","), "client_token", s.guard.tokenRequired())
+	s.bus.Publish(events.Event{Kind: events.Listening, Addr: addr})
+
+	var err error
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		err = s.shutdown(hs)
+		<-served
+	}
+	for _, sess := range s.sessions {
+		sess.transport.CloseIdleConnections()
+	}
+	s.bus.Publish(events.Event{Kind: events.Stopped, Addr: addr})
+	s.log.Info("stopped", "addr", addr)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) shutdown(hs *http.Server) error {
+	grace := s.cfg.Timeouts.Shutdown
+	n := s.inFlight.Load()
+	if n > 0 {
+		s.log.Info("shutting down: waiting for in-flight requests", "in_flight", n, "grace", grace)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		left := s.inFlight.Load()
+		s.log.Warn("shutdown grace period over: cutting requests still in flight", "cut", left, "grace", grace)
+		return hs.Close()
+	}
+	return err
+}
+
+func portOf(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	return port
+}
+
+// ReloadKeys re-reads the API keys (and the client token, when TokenName is set)
+// from the key source, so that a key set or deleted elsewhere takes effect.
+func (s *Server) ReloadKeys() error {
+	err := s.keys.reload(time.Now())
+	if s.tokName != "" && s.guard.tokenRequired() && s.keySrc != nil {
+		if tok, terr := s.keySrc.Get(s.tokName); terr == nil && tok != "" {
+			s.guard.setToken(tok)
+		} else if terr != nil && err == nil {
+			err = terr
+		}
+	}
+	if err != nil {
+		s.bus.Publish(events.Event{Kind: events.KeychainError, Err: err.Error()})
+		return err
+	}
+	s.bus.Publish(events.Event{Kind: events.KeysChanged})
+	return nil
+}
+
+// KeyStatus reports, per key name the upstreams use, whether it is set.
+func (s *Server) KeyStatus() map[string]bool { return s.keys.status() }

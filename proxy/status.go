@@ -1,0 +1,124 @@
+package proxy
+
+import (
+	"sort"
+	"time"
+)
+
+// Status is the proxy's state as /_clearway/status shows it. It never holds a
+// secret: cookie names and expiries, never values; key names, never keys.
+type Status struct {
+	Version        string           `json:"version"`
+	Addr           string           `json:"addr"`
+	Started        time.Time        `json:"started"`
+	ClientToken    bool             `json:"client_token"`
+	InFlight       int64            `json:"in_flight"`
+	CookiesFile    string           `json:"cookies_file,omitempty"`
+	CookiesSavedAt *time.Time       `json:"cookies_saved_at,omitempty"`
+	Keys           map[string]bool  `json:"keys"` // key name -> set
+	Upstreams      []UpstreamStatus `json:"upstreams"`
+}
+
+// UpstreamStatus is one upstream's counters and session state.
+type UpstreamStatus struct {
+	Name        string         `json:"name"`
+	URL         string         `json:"url"`
+	State       string         `json:"state"` // "idle", "ok", "retrying", "failing"
+	Requests    uint64         `json:"requests"`
+	Retries     uint64         `json:"retries"`
+	Failures    uint64         `json:"failures"`
+	InFlight    int64          `json:"in_flight"`
+	Retrying    int64          `json:"retrying"`
+	LastStatus  int            `json:"last_status,omitempty"`
+	LastError   string         `json:"last_error,omitempty"`
+	LastAt      *time.Time     `json:"last_at,omitempty"`
+	QueueLength int            `json:"queue_length"`
+	UserAgent   string         `json:"user_agent,omitempty"`
+	Key         string         `json:"key,omitempty"`
+	CookieCount int            `json:"cookie_count"`
+	CookieNames []string       `json:"cookie_names"`
+	Cookies     []CookieStatus `json:"cookies"`
+}
+
+// CookieStatus describes one cookie without its value.
+type CookieStatus struct {
+	Name    string     `json:"name"`
+	Domain  string     `json:"domain"`
+	Path    string     `json:"path"`
+	Expires *time.Time `json:"expires,omitempty"` // nil: session cookie
+}
+
+// Status returns a snapshot of the proxy's state. Safe for concurrent use.
+func (s *Server) Status() Status {
+	st := Status{
+		Version:     s.version,
+		Addr:        s.Addr(),
+		Started:     s.started,
+		ClientToken: s.guard.tokenRequired(),
+		InFlight:    s.inFlight.Load(),
+		Keys:        s.keys.status(),
+	}
+	if t := s.cookies.SavedAt(); !t.IsZero() {
+		st.CookiesSavedAt = &t
+	}
+	st.CookiesFile = s.cookies.Path()
+	for _, name := range s.names {
+		sess := s.sessions[name]
+		st.Upstreams = append(st.Upstreams, sess.status())
+	}
+	return st
+}
+
+func (sess *session) status() UpstreamStatus {
+	c := &sess.stats
+	us := UpstreamStatus{
+		Name:        sess.up.Name,
+		URL:         sess.up.URL.String(),
+		Requests:    c.requests.Load(),
+		Retries:     c.retries.Load(),
+		Failures:    c.failures.Load(),
+		InFlight:    c.inFlight.Load(),
+		Retrying:    c.retrying.Load(),
+		LastStatus:  int(c.lastStatus.Load()),
+		QueueLength: sess.limiter.Waiting(),
+		Key:         sess.up.Key,
+		CookieNames: []string{},
+		Cookies:     []CookieStatus{},
+	}
+	sess.uaMu.Lock()
+	us.UserAgent = sess.ua
+	sess.uaMu.Unlock()
+	if p := c.lastErr.Load(); p != nil {
+		us.LastError = *p
+	}
+	if at := c.lastAt.Load(); at != 0 {
+		t := time.Unix(0, at)
+		us.LastAt = &t
+	}
+	switch {
+	case us.Retrying > 0:
+		us.State = "retrying"
+	case c.failing.Load():
+		us.State = "failing"
+	case us.Requests == 0:
+		us.State = "idle"
+	default:
+		us.State = "ok"
+	}
+	names := map[string]bool{}
+	for _, rec := range sess.jar.Records() {
+		cs := CookieStatus{Name: rec.Name, Domain: rec.Domain, Path: rec.Path}
+		if !rec.Expires.IsZero() {
+			e := rec.Expires
+			cs.Expires = &e
+		}
+		us.Cookies = append(us.Cookies, cs)
+		names[rec.Name] = true
+	}
+	for n := range names {
+		us.CookieNames = append(us.CookieNames, n)
+	}
+	sort.Strings(us.CookieNames)
+	us.CookieCount = len(us.Cookies)
+	return us
+}

@@ -1,0 +1,97 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+)
+
+var keyRef = regexp.MustCompile(`\$\{key:([^}]*)\}`)
+
+func unescapePath(p string) (string, error) { return url.PathUnescape(p) }
+
+// copyBufs recycles the 32 KiB buffers bodies are copied through.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// copyResponse writes the upstream's answer to the client. Streams (SSE, or any
+// body of unknown length) are flushed after every read, so each event reaches
+// the client as soon as the upstream sent it. A failure inside the body aborts
+// the client's connection: a truncated answer must never look complete.
+func (s *Server) copyResponse(w http.ResponseWriter, rc *http.ResponseController, sess *session, resp *http.Response, peeked []byte, attempts int, cancel context.CancelCauseFunc) {
+	defer resp.Body.Close()
+	copyResponseHeader(w.Header(), resp.Header)
+	w.Header().Set("X-Clearway-Attempts", strconv.Itoa(attempts))
+	w.WriteHeader(resp.StatusCode)
+
+	streaming := resp.ContentLength < 0 || isEventStream(resp.Header.Get("Content-Type"))
+	if len(peeked) > 0 {
+		if _, err := w.Write(peeked); err != nil {
+			return
+		}
+	}
+	if streaming {
+		_ = rc.Flush()
+	}
+
+	// Cut a body that goes silent for longer than idle_stream; a slow stream
+	// that keeps sending is never cut.
+	var idle *time.Timer
+	if d := s.cfg.Timeouts.IdleStream; d > 0 {
+		idle = time.AfterFunc(d, func() { cancel(errIdleStream) })
+		defer idle.Stop()
+	}
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var sent int64 = int64(len(peeked))
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 {
+			if idle != nil {
+				idle.Reset(s.cfg.Timeouts.IdleStream)
+			}
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				s.log.Info("client left mid-answer; upstream request cancelled", "upstream", sess.up.Name, "bytes", sent, "status", statusClientClosed)
+				return
+			}
+			sent += int64(n)
+			if streaming {
+				if err := rc.Flush(); err != nil {
+					return
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return
+		}
+		if rerr != nil {
+			rctx := resp.Request.Context()
+			idleCut := errors.Is(context.Cause(rctx), errIdleStream)
+			if rctx.Err() != nil && !idleCut {
+				return // the client went away; nothing to tell it
+			}
+			reason := rerr.Error()
+			if idleCut {
+				reason = errIdleStream.Error()
+			}
+			s.log.Warn("upstream failed mid-answer; aborting the client connection", "upstream", sess.up.Name, "bytes", sent, "err", reason)
+			sess.stats.lastErr.Store(&reason)
+			panic(http.ErrAbortHandler) // closes the connection without a clean end of body
+		}
+	}
+}
+
+func isEventStream(ct string) bool {
+	if ct == "" {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "text/event-stream"
+}
