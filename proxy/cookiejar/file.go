@@ -1,0 +1,240 @@
+package cookiejar
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/adrg/xdg"
+)
+
+// FileVersion is the version of the cookies.json format this package reads
+// and writes. A file with another version is moved aside like a corrupt one.
+const FileVersion = 1
+
+// maxFileSize bounds what Open reads; a larger file is treated as corrupt.
+const maxFileSize = 64 << 20
+
+// corruptTimeFormat stamps the name a bad file is moved to:
+// cookies.json.corrupt-20060102T150405Z.
+const corruptTimeFormat = "20060102T150405Z"
+
+// lastFileTime is the latest instant the file holds (RFC 3339 allows years
+// up to 9999); later expiries are written as this.
+var lastFileTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// DefaultPath returns where clearway keeps its cookie jars:
+// $XDG_DATA_HOME/clearway/cookies.json (github.com/adrg/xdg; call xdg.Reload
+// first if the environment changed since the program started).
+func DefaultPath() string {
+	return filepath.Join(xdg.DataHome, "clearway", "cookies.json")
+}
+
+// fileData is the whole cookies.json:
+//
+//	{"version":1,"saved_at":"...","upstreams":{"<name>":{"user_agent":"...","cookies":[...]}}}
+type fileData struct {
+	Version   int                     `json:"version"`
+	SavedAt   time.Time               `json:"saved_at,omitzero"`
+	Upstreams map[string]fileUpstream `json:"upstreams"`
+}
+
+// fileUpstream is one upstream's pinned User-Agent and cookies, oldest first.
+type fileUpstream struct {
+	UserAgent string       `json:"user_agent,omitempty"`
+	Cookies   []fileCookie `json:"cookies"`
+}
+
+// fileCookie is a Record as stored. Expires absent means a session cookie.
+type fileCookie struct {
+	Name     string    `json:"name"`
+	Value    string    `json:"value"`
+	Quoted   bool      `json:"quoted,omitempty"`
+	Domain   string    `json:"domain"`
+	HostOnly bool      `json:"host_only"`
+	Path     string    `json:"path"`
+	Secure   bool      `json:"secure"`
+	HttpOnly bool      `json:"http_only"`
+	SameSite string    `json:"same_site,omitempty"`
+	Expires  time.Time `json:"expires,omitzero"`
+	Created  time.Time `json:"created,omitzero"`
+}
+
+func toFileCookie(r Record) fileCookie {
+	exp := r.Expires
+	if exp.After(lastFileTime) {
+		exp = lastFileTime
+	}
+	created := r.Created
+	if created.After(lastFileTime) || created.Year() < 1 {
+		created = time.Time{}
+	}
+	return fileCookie{
+		Name: r.Name, Value: r.Value, Quoted: r.Quoted, Domain: r.Domain, HostOnly: r.HostOnly,
+		Path: r.Path, Secure: r.Secure, HttpOnly: r.HttpOnly, SameSite: r.SameSite,
+		Expires: normalTime(exp), Created: normalTime(created),
+	}
+}
+
+func (c fileCookie) record() Record {
+	return Record{
+		Name: c.Name, Value: c.Value, Quoted: c.Quoted, Domain: c.Domain, HostOnly: c.HostOnly,
+		Path: c.Path, Secure: c.Secure, HttpOnly: c.HttpOnly, SameSite: c.SameSite,
+		Expires: normalTime(c.Expires), Created: normalTime(c.Created),
+	}
+}
+
+// valid reports whether c can be replayed into a jar as it is: a name, a
+// canonical domain that survives the replay URL, a path starting with '/'.
+func (c fileCookie) valid() bool {
+	if c.Name == "" || c.Domain == "" || c.Path == "" || c.Path[0] != '/' {
+		return false
+	}
+	switch c.SameSite {
+	case "", SameSiteLax, SameSiteStrict, SameSiteNone:
+	default:
+		return false
+	}
+	h, err := canonicalHost(replayHost(c.Domain))
+	return err == nil && h == c.Domain
+}
+
+// decodeFile parses a cookies.json. Any problem (empty, not JSON, torn,
+// trailing bytes, another version) is an error that says what without
+// quoting the file's content.
+func decodeFile(data []byte) (*fileData, error) {
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return nil, errors.New("the file is empty")
+	}
+	var fd fileData
+	if err := json.Unmarshal(data, &fd); err != nil {
+		return nil, describeJSONError(err)
+	}
+	if fd.Version != FileVersion {
+		return nil, fmt.Errorf("unsupported format version %d (this build reads %d)", fd.Version, FileVersion)
+	}
+	return &fd, nil
+}
+
+// describeJSONError turns a decoding error into a message that names the
+// place, never the content (which may be a cookie value).
+func describeJSONError(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var pe *time.ParseError
+	switch {
+	case errors.As(err, &se) && strings.Contains(se.Error(), "unexpected end"):
+		return fmt.Errorf("the file ends early at byte %d (truncated)", se.Offset)
+	case errors.As(err, &se):
+		return fmt.Errorf("invalid JSON at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Errorf("field %q holds a %s, not the expected type", te.Field, te.Value)
+	case errors.As(err, &pe):
+		return errors.New("a time field is not an RFC 3339 time")
+	}
+	return errors.New("invalid content")
+}
+
+// encodeFile renders the state as cookies.json (indented, for people who look).
+func encodeFile(savedAt time.Time, ups map[string]fileUpstream) ([]byte, error) {
+	if savedAt.After(lastFileTime) {
+		savedAt = lastFileTime
+	}
+	fd := fileData{Version: FileVersion, SavedAt: normalTime(savedAt), Upstreams: ups}
+	data, err := json.MarshalIndent(fd, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode cookie jars: %w", err)
+	}
+	return append(data, '\n'), nil
+}
+
+// readFile reads the jar file. A missing file gives nil, nil.
+func readFile(path string, logger *slog.Logger) ([]byte, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open cookie jar file: %w", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+		if err := f.Chmod(0o600); err != nil {
+			logger.Warn("cookie jar file is readable by others and could not be restricted", "path", path, "err", err)
+		} else {
+			logger.Warn("cookie jar file was readable by others; restricted it to mode 0600", "path", path,
+				"was", fmt.Sprintf("%#o", fi.Mode().Perm()))
+		}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read cookie jar file: %w", err)
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return data, nil
+}
+
+// moveAside renames a file that does not parse to
+// <path>.corrupt-<UTC time>, so nothing is lost, and says so.
+func moveAside(path string, now time.Time, reason error, logger *slog.Logger) {
+	base := path + ".corrupt-" + now.UTC().Format(corruptTimeFormat)
+	dst := base
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		dst = base + "-" + strconv.Itoa(i)
+	}
+	if err := os.Rename(path, dst); err != nil {
+		logger.Error("cookie jar file does not parse and could not be moved aside; starting with empty jars, the next save replaces it",
+			"path", path, "reason", reason.Error(), "err", err)
+		return
+	}
+	logger.Warn("cookie jar file does not parse; moved it aside and starting with empty jars",
+		"path", path, "moved_to", dst, "reason", reason.Error())
+}
+
+// removeStaleTemps deletes temporary files that an interrupted save left
+// next to path (".<name><digits>", the names atomic writes use).
+func removeStaleTemps(path string, logger *slog.Logger) {
+	dir, prefix := filepath.Dir(path), "."+filepath.Base(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	removed := 0
+	for _, e := range entries {
+		name := e.Name()
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok || rest == "" || !e.Type().IsRegular() || strings.Trim(rest, "0123456789") != "" {
+			continue
+		}
+		if os.Remove(filepath.Join(dir, name)) == nil {
+			removed++
+		}
+	}
+	if removed > 0 {
+		logger.Info("removed temporary files left by an interrupted save", "dir", dir, "count", removed)
+	}
+}
+
+// sortedCookies renders records oldest first, the order a load replays.
+func sortedCookies(recs []Record) []fileCookie {
+	slices.SortStableFunc(recs, func(a, b Record) int { return a.Created.Compare(b.Created) })
+	out := make([]fileCookie, len(recs))
+	for i, r := range recs {
+		out[i] = toFileCookie(r)
+	}
+	return out
+}
