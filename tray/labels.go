@@ -1,0 +1,208 @@
+package tray
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/clearway/clearway/assets"
+)
+
+// statusLine is the first, disabled line of the menu: "Running on
+// 127.0.0.1:8764", "Stopped", or the problem that keeps the proxy from
+// running ("Port 8764 is in use").
+func statusLine(s State) string {
+	switch {
+	case s.Running:
+		return "Running on " + s.Addr
+	case s.Problem != "":
+		return s.Problem
+	default:
+		return "Stopped"
+	}
+}
+
+// problemLine is a second status line shown while the proxy runs but
+// something needs the user ("Keychain locked"); "" when there is none.
+func problemLine(s State) string {
+	if s.Running && s.Problem != "" {
+		return "⚠ " + s.Problem
+	}
+	return ""
+}
+
+// toggleLabel names the action the Start/Stop item performs.
+func toggleLabel(s State) string {
+	if s.Running {
+		return "Stop proxy"
+	}
+	return "Start proxy"
+}
+
+// upstreamLabel is an upstream's entry in the Upstreams submenu:
+// "anthropic: ok" or "anthropic: rate limited, retrying".
+func upstreamLabel(u UpstreamState) string {
+	return u.Name + ": " + u.Health.String()
+}
+
+// upstreamCounters is the disabled detail line under an upstream:
+// "12 requests, 1 retry, 2 in flight".
+func upstreamCounters(u UpstreamState) string {
+	parts := []string{plural(int(u.Requests), "request", "requests"), plural(int(u.Retries), "retry", "retries")}
+	if u.InFlight > 0 {
+		parts = append(parts, fmt.Sprintf("%d in flight", u.InFlight))
+	}
+	if u.LastStatus != 0 {
+		parts = append(parts, fmt.Sprintf("last %d", u.LastStatus))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// cookiesLabel is the disabled cookie count line under an upstream.
+func cookiesLabel(u UpstreamState) string {
+	return plural(u.Cookies, "cookie", "cookies") + " kept"
+}
+
+// upstreamsTitle is the Upstreams submenu's own label; it names trouble so
+// the user sees it without opening the submenu.
+func upstreamsTitle(s State) string {
+	var retrying, failing int
+	for _, u := range s.Upstreams {
+		switch u.Health {
+		case HealthRetrying:
+			retrying++
+		case HealthFailing:
+			failing++
+		}
+	}
+	var notes []string
+	if failing > 0 {
+		notes = append(notes, fmt.Sprintf("%d failing", failing))
+	}
+	if retrying > 0 {
+		notes = append(notes, fmt.Sprintf("%d retrying", retrying))
+	}
+	if len(notes) == 0 {
+		return "Upstreams"
+	}
+	return "Upstreams (" + strings.Join(notes, ", ") + ")"
+}
+
+// keyLabel is a key's entry in the API keys submenu: "anthropic: set" or
+// "anthropic: missing". It never holds any part of the secret.
+func keyLabel(k KeyState) string {
+	if k.Set {
+		return k.Name + ": set"
+	}
+	return k.Name + ": missing"
+}
+
+// keyUsedBy is the disabled line under a key naming the upstreams that send it.
+func keyUsedBy(k KeyState) string {
+	if len(k.UsedBy) == 0 {
+		return "Not used by any upstream"
+	}
+	return "Used by " + strings.Join(k.UsedBy, ", ")
+}
+
+// keysTitle is the API keys submenu's label; it counts missing keys.
+func keysTitle(s State) string {
+	missing := 0
+	for _, k := range s.Keys {
+		if !k.Set {
+			missing++
+		}
+	}
+	if missing == 0 {
+		return "API keys"
+	}
+	return fmt.Sprintf("API keys (%d missing)", missing)
+}
+
+// maxTooltip bounds the tooltip; panels show one short line.
+const maxTooltip = 120
+
+// tooltip is the one-line live summary shown when hovering the icon.
+func tooltip(s State) string {
+	var b strings.Builder
+	b.WriteString("clearway")
+	if s.Version != "" {
+		b.WriteString(" " + s.Version)
+	}
+	b.WriteString(": ")
+	switch {
+	case !s.Running && s.Problem != "":
+		b.WriteString(s.Problem)
+	case !s.Running:
+		b.WriteString("stopped")
+	default:
+		b.WriteString("running on " + s.Addr)
+		var trouble []string
+		inFlight := 0
+		for _, u := range s.Upstreams {
+			inFlight += u.InFlight
+			if u.Health == HealthRetrying || u.Health == HealthFailing {
+				trouble = append(trouble, u.Name+" "+u.Health.String())
+			}
+		}
+		if s.Problem != "" {
+			trouble = append([]string{s.Problem}, trouble...)
+		}
+		if len(trouble) > 0 {
+			b.WriteString("; " + strings.Join(trouble, "; "))
+		} else if inFlight > 0 {
+			b.WriteString(fmt.Sprintf("; %d in flight", inFlight))
+		}
+	}
+	return truncate(b.String(), maxTooltip)
+}
+
+// iconState picks the tray icon for s, the most urgent condition first:
+// error (not serving because of a problem, or an upstream failing), warning
+// (retrying, or a problem while serving), busy (requests in flight),
+// running, stopped.
+func iconState(s State) assets.State {
+	if !s.Running {
+		if s.Problem != "" {
+			return assets.Error
+		}
+		return assets.Stopped
+	}
+	var retrying, failing, inFlight bool
+	for _, u := range s.Upstreams {
+		switch u.Health {
+		case HealthFailing:
+			failing = true
+		case HealthRetrying:
+			retrying = true
+		}
+		if u.InFlight > 0 {
+			inFlight = true
+		}
+	}
+	switch {
+	case failing:
+		return assets.Error
+	case retrying || s.Problem != "":
+		return assets.Warning
+	case inFlight:
+		return assets.Busy
+	default:
+		return assets.Running
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// truncate cuts s to at most n runes, ending with an ellipsis when cut.
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,322 @@
+//go:build !darwin || cgo
+
+package tray
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"fyne.io/systray"
+
+	"github.com/clearway/clearway/assets"
+	"github.com/clearway/clearway/proxy/events"
+)
+
+// menu is the tray's menu and icon. apply, rebuild and update run on the
+// watch goroutine only; click handlers run on their own goroutines and talk
+// to the core, never to the menu items.
+type menu struct {
+	ctx  context.Context // the tray's lifetime
+	core Core
+	opts Options
+
+	notes        *notifier
+	events       <-chan events.Event
+	cancelEvents func()
+
+	kick chan struct{} // asks watch for an apply (buffered, 1)
+
+	// Owned by the watch goroutine.
+	model       []entry
+	nodes       []node
+	buildCancel context.CancelFunc
+	icon        assets.State
+	iconSet     bool
+	tip         string
+
+	toggleMu sync.Mutex // one Start or Stop at a time
+}
+
+// node is a built menu item and its children; separators have no item.
+type node struct {
+	item     *systray.MenuItem
+	children []node
+}
+
+func newMenu(ctx context.Context, core Core, opts Options) *menu {
+	m := &menu{ctx: ctx, core: core, opts: opts, kick: make(chan struct{}, 1)}
+	m.notes = &notifier{core: core, send: newSystemSender(opts.Logger), now: time.Now, log: opts.Logger}
+	m.events, m.cancelEvents = core.Events(eventBuffer)
+	return m
+}
+
+// refresh asks for the menu to be brought up to date with the core.
+func (m *menu) refresh() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// apply shows s: icon, tooltip, and the menu, updated in place when only
+// labels or states changed and rebuilt otherwise.
+func (m *menu) apply(s State) {
+	if ic := iconState(s); !m.iconSet || ic != m.icon {
+		setIcon(ic)
+		m.icon, m.iconSet = ic, true
+	}
+	if tip := tooltip(s); tip != m.tip {
+		systray.SetTooltip(tip)
+		m.tip = tip
+	}
+	model := buildModel(s)
+	if m.nodes != nil && sameShape(m.model, model) {
+		update(m.nodes, m.model, model)
+	} else {
+		m.rebuild(model)
+	}
+	m.model = model
+}
+
+// rebuild replaces the whole menu. systray can neither list items nor remove
+// separators, so a change of structure builds everything afresh (as
+// tailscale's tray does), with a new context that ends the previous build's
+// click handlers.
+func (m *menu) rebuild(model []entry) {
+	if m.buildCancel != nil {
+		m.buildCancel()
+	}
+	ctx, cancel := context.WithCancel(m.ctx)
+	m.buildCancel = cancel
+	systray.ResetMenu()
+	m.nodes = m.add(ctx, nil, model)
+}
+
+// add creates the items for es under parent (nil: the top level).
+func (m *menu) add(ctx context.Context, parent *systray.MenuItem, es []entry) []node {
+	nodes := make([]node, len(es))
+	for i, e := range es {
+		if e.Separator {
+			if parent == nil {
+				systray.AddSeparator()
+			} else {
+				parent.AddSeparator()
+			}
+			continue
+		}
+		var it *systray.MenuItem
+		switch {
+		case parent == nil && e.Checkbox:
+			it = systray.AddMenuItemCheckbox(e.Label, "", e.Checked)
+		case parent == nil:
+			it = systray.AddMenuItem(e.Label, "")
+		case e.Checkbox:
+			it = parent.AddSubMenuItemCheckbox(e.Label, "", e.Checked)
+		default:
+			it = parent.AddSubMenuItem(e.Label, "")
+		}
+		if e.Disabled {
+			it.Disable()
+		}
+		nodes[i] = node{item: it, children: m.add(ctx, it, e.Children)}
+		if e.Action != actNone {
+			m.onClick(ctx, it, e.Action, e.Arg)
+		}
+	}
+	return nodes
+}
+
+// update brings items built for old up to date with new, which has the same shape.
+func update(nodes []node, old, new []entry) {
+	for i, e := range new {
+		n, o := nodes[i], old[i]
+		if n.item == nil {
+			continue
+		}
+		if o.Label != e.Label {
+			n.item.SetTitle(e.Label)
+		}
+		if o.Disabled != e.Disabled {
+			if e.Disabled {
+				n.item.Disable()
+			} else {
+				n.item.Enable()
+			}
+		}
+		if e.Checkbox && o.Checked != e.Checked {
+			if e.Checked {
+				n.item.Check()
+			} else {
+				n.item.Uncheck()
+			}
+		}
+		update(n.children, o.Children, e.Children)
+	}
+}
+
+// onClick runs the action on every click of item until ctx ends. The
+// handler returns at once: systray drops clicks that arrive while nobody
+// reads ClickedCh, so the work goes to its own goroutine.
+func (m *menu) onClick(ctx context.Context, item *systray.MenuItem, a action, arg string) {
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok := <-item.ClickedCh:
+				if !ok {
+					return // the item was removed
+				}
+				go m.do(a, arg)
+			}
+		}
+	}()
+}
+
+// do performs one clicked action and tells the user how it went.
+func (m *menu) do(a action, arg string) {
+	defer m.refresh()
+	s := m.core.State()
+	switch a {
+	case actStart, actStop:
+		m.toggleMu.Lock()
+		defer m.toggleMu.Unlock()
+		if a == actStart {
+			m.check("Could not start the proxy", m.core.Start())
+		} else {
+			m.check("Could not stop the proxy", m.core.Stop())
+		}
+	case actCopyBaseURL:
+		if m.copy(s.BaseURL) {
+			m.feedback("Copied base URL", s.BaseURL)
+		}
+	case actCopyClaude, actCopyOpenAI:
+		token, err := m.core.ClientToken()
+		if !m.check("Could not read the client token", err) {
+			return
+		}
+		text, what := claudeSetup(runtime.GOOS, s.BaseURL, token), "Claude Code"
+		if a == actCopyOpenAI {
+			text, what = openAISetup(runtime.GOOS, s.BaseURL, token), "OpenAI"
+		}
+		if m.copy(text) {
+			m.feedback("Copied "+what+" setup",
+				"Paste it into the shell that starts your client: it points the client at clearway with the local client token.")
+		}
+	case actClearCookies:
+		if m.check("Could not clear the cookies of "+arg, m.core.ClearCookies(arg)) {
+			m.feedback("Cleared the cookies of "+arg, "The next request starts a new session.")
+		}
+	case actSetKey:
+		m.setKey(arg)
+	case actRemoveKey:
+		if m.check("Could not remove API key "+arg, m.core.DeleteKey(arg)) {
+			m.feedback("Removed API key "+arg, "It is no longer in the keychain.")
+		}
+	case actNotifications:
+		m.check("Could not change notifications", m.core.SetPreference(PrefNotifications, !s.Notifications))
+	case actStartAtLogin:
+		m.check("Could not change start at login", m.core.SetPreference(PrefStartAtLogin, !s.StartAtLogin))
+	case actOpenConfig:
+		m.openConfig(s.ConfigPath)
+	case actOpenLogs:
+		if err := os.MkdirAll(s.LogDir, 0o700); !m.check("Could not open the log folder", err) {
+			return
+		}
+		m.check("Could not open the log folder", m.opts.OpenPath(s.LogDir))
+	case actQuit:
+		m.quit()
+	}
+}
+
+// setKey stores the clipboard's content as key name after a sanity check.
+// The confirmation shows at most the last 4 characters.
+func (m *menu) setKey(name string) {
+	text, err := m.opts.Clipboard.ReadAll()
+	if !m.check("Could not read the clipboard", err) {
+		return
+	}
+	token, err := m.core.ClientToken()
+	if err != nil {
+		token = "" // the check against the token is a convenience, not a must
+	}
+	secret, err := checkSecret(text, token)
+	if !m.check("API key "+name+" not set", err) {
+		return
+	}
+	if m.check("Could not set API key "+name, m.core.SetKey(name, secret)) {
+		m.feedback("API key "+name+" set ("+maskSecret(secret)+")", "It is in the system keychain and in use now.")
+	}
+}
+
+// openConfig opens the config file, or, when there is none yet, says how
+// to create one and opens its folder if that exists.
+func (m *menu) openConfig(path string) {
+	_, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		dir := filepath.Dir(path)
+		m.feedback("No config file yet", "clearway runs with its built-in defaults. Create "+path+" to change them.")
+		if _, err := os.Stat(dir); err == nil {
+			m.check("Could not open the config folder", m.opts.OpenPath(dir))
+		}
+		return
+	}
+	m.check("Could not open the config file", m.opts.OpenPath(path))
+}
+
+// copy puts text on the clipboard, reporting failure.
+func (m *menu) copy(text string) bool {
+	err := m.opts.Clipboard.WriteAll(text)
+	if err != nil && strings.Contains(err.Error(), "No clipboard utilities") {
+		err = fmt.Errorf("%w (install xclip, xsel or wl-clipboard)", err)
+	}
+	return m.check("Could not copy to the clipboard", err)
+}
+
+// check reports err (if any) to the log and the user and says whether it was nil.
+func (m *menu) check(what string, err error) bool {
+	if err == nil {
+		return true
+	}
+	m.opts.Logger.Warn("tray: "+strings.ToLower(what[:1])+what[1:], "err", err)
+	m.notes.deliver(Notification{Key: "feedback", Summary: what, Body: sentence(err.Error()), Urgent: true})
+	return false
+}
+
+// feedback confirms a clicked action. It is shown even with notifications
+// of proxy events switched off: the user just asked for it.
+func (m *menu) feedback(summary, body string) {
+	m.notes.deliver(Notification{Key: "feedback", Summary: summary, Body: body})
+}
+
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}
+
+// setIcon shows the icon for st in the form the platform wants: ICO on
+// Windows, a template image (plus colour fallback) on macOS, PNG elsewhere.
+func setIcon(st assets.State) {
+	switch runtime.GOOS {
+	case "windows":
+		systray.SetIcon(assets.StateICO(st))
+	case "darwin":
+		systray.SetTemplateIcon(assets.StateTemplate(st), assets.StateIcon(st))
+	default:
+		systray.SetIcon(assets.StateIcon(st))
+	}
+}

@@ -1,0 +1,143 @@
+//go:build !darwin || cgo
+
+package tray
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"fyne.io/systray"
+)
+
+// Options tunes Run. The zero value is ready to use.
+type Options struct {
+	// OnQuit is called when the user clicks Quit, before Run returns. It
+	// should return quickly; stop the core after Run returns.
+	OnQuit func()
+	// Logger receives the tray's log lines; nil means slog.Default().
+	Logger *slog.Logger
+	// Clipboard is the clipboard the copy and "Set from clipboard" actions
+	// use; nil means the system clipboard (on Linux through xclip, xsel or
+	// wl-clipboard).
+	Clipboard Clipboard
+	// OpenPath opens a file or folder in the user's default application;
+	// nil means xdg-open, open or rundll32 depending on the system.
+	OpenPath func(path string) error
+	// NoNotifications turns desktop notifications of proxy events off
+	// whatever State().Notifications says (for main's own tests).
+	NoNotifications bool
+}
+
+// ranOnce makes sure Run runs once per process: fyne systray keeps global
+// state and cannot start again after it quit.
+var ranOnce atomic.Bool
+
+// ErrAlreadyRan is returned by Run when called a second time in one process.
+var ErrAlreadyRan = errors.New("tray: Run was already called in this process; systray runs once per process")
+
+// Run shows clearway's tray icon and menu for core and blocks until ctx is
+// cancelled, the user clicks Quit (after opts.OnQuit), or the process gets
+// SIGINT or SIGTERM. It also shows desktop notifications for the core's
+// events (see Notify). It does not start or stop the proxy itself: main
+// starts the core before and stops it after.
+//
+// Call Available first: without a session bus, systray would block forever.
+// On macOS Run must be called from the main goroutine. Run may be called
+// once per process; a second call returns ErrAlreadyRan.
+func Run(ctx context.Context, core Core, opts Options) error {
+	if !ranOnce.CompareAndSwap(false, true) {
+		return ErrAlreadyRan
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Clipboard == nil {
+		opts.Clipboard = systemClipboard{}
+	}
+	if opts.OpenPath == nil {
+		opts.OpenPath = openPath
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	m := newMenu(ctx, core, opts)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+		m.cancelEvents()
+		_ = m.notes.send.Close()
+	}()
+
+	// systray does not handle signals; quit cleanly on them, and when ctx ends.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case sig := <-sigs:
+			opts.Logger.Info("tray: quitting on signal", "signal", sig.String())
+		case <-ctx.Done():
+		}
+		systray.Quit()
+	}()
+
+	// The title set before Run becomes the StatusNotifierItem's Id.
+	systray.SetTitle("clearway")
+	systray.Run(func() {
+		wg.Add(2)
+		go func() { defer wg.Done(); m.watch() }()
+		go func() {
+			defer wg.Done()
+			if !opts.NoNotifications {
+				m.notes.run(ctx, m.events)
+			}
+		}()
+	}, func() {
+		cancel()
+	})
+	return nil
+}
+
+// minApplyInterval spaces out menu updates: under load the core reports a
+// change with every request, and the panel need not redraw that often.
+const minApplyInterval = 250 * time.Millisecond
+
+// watch applies the core's state to the tray now and whenever it changes,
+// until the tray's context ends.
+func (m *menu) watch() {
+	m.apply(m.core.State())
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-m.core.Changed():
+		case <-m.kick:
+		}
+		m.apply(m.core.State())
+		t := time.NewTimer(minApplyInterval)
+		select {
+		case <-m.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// quit is the Quit action.
+func (m *menu) quit() {
+	if m.opts.OnQuit != nil {
+		m.opts.OnQuit()
+	}
+	systray.Quit()
+}
