@@ -16,11 +16,11 @@ import (
 // fresh cf_clearance (Secure, HttpOnly) bound to the User-Agent it was issued
 // to; a request carrying that cookie with the same User-Agent gets through.
 type cloudflareGate struct {
-	mu        sync.Mutex
-	issued    map[string]string // clearance value -> User-Agent
-	attempts  atomic.Int64
+	mu         sync.Mutex
+	issued     map[string]string // clearance value -> User-Agent
+	attempts   atomic.Int64
 	withCookie atomic.Int64
-	passed    atomic.Int64
+	passed     atomic.Int64
 }
 
 func newCloudflareGate() *cloudflareGate { return &cloudflareGate{issued: map[string]string{}} }

@@ -147,6 +147,7 @@ func (s *Server) keyProblem(w http.ResponseWriter, upstream, key string, kerr er
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	limit := s.cfg.MaxBody
 	if r.ContentLength > limit {
+		discardBody(w, r)
 		writeError(w, http.StatusRequestEntityTooLarge, errTooLarge, "request body of "+strconv.FormatInt(r.ContentLength, 10)+" bytes is over max_body ("+strconv.FormatInt(limit, 10)+" bytes)")
 		return nil, false
 	}
@@ -160,6 +161,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 	buf := bytes.NewBuffer(make([]byte, 0, size+1))
 	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
 	if n > limit {
+		discardBody(w, r)
 		writeError(w, http.StatusRequestEntityTooLarge, errTooLarge, "request body is over max_body ("+strconv.FormatInt(limit, 10)+" bytes)")
 		return nil, false
 	}
@@ -171,6 +173,17 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 	}
 	return buf.Bytes(), true
 }
+
+// discardBody reads (a bounded amount of) what is left of a refused request's
+// body and marks the connection for closing, so the client reads our answer
+// instead of a connection reset while it is still sending.
+func discardBody(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxDiscard))
+	w.Header().Set("Connection", "close")
+}
+
+// maxDiscard bounds how much of a refused body is read and thrown away.
+const maxDiscard = 4 << 20
 
 // roundTrip runs the attempts and writes the final answer.
 func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, sess *session, target string, header http.Header, body []byte) {

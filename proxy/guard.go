@@ -14,9 +14,9 @@ import (
 // foreign Host header, CSRF with a foreign Origin or Sec-Fetch-Site. Safe for
 // concurrent use once built.
 type guard struct {
-	hosts   map[string]bool // lower-case host names accepted (without port)
-	port    string          // the port we listen on
-	origins map[string]bool // extra allowed browser origins ("http://localhost:3000")
+	hosts   map[string]bool        // lower-case host names accepted (without port)
+	port    string                 // the port we listen on
+	origins map[string]bool        // extra allowed browser origins ("http://localhost:3000")
 	token   atomic.Pointer[[]byte] // nil or empty when the client token is not required
 }
 
