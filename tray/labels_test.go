@@ -99,7 +99,11 @@ func TestTooltip(t *testing.T) {
 		{"busy", running(UpstreamState{Name: "a", InFlight: 2}, UpstreamState{Name: "b", InFlight: 1}), "clearway 1.0.0: running on 127.0.0.1:8764; 3 in flight"},
 		{"retrying", running(UpstreamState{Name: "anthropic", Health: HealthRetrying, InFlight: 1}),
 			"clearway 1.0.0: running on 127.0.0.1:8764; anthropic rate limited, retrying"},
-		{"problem while running", func() State { s := running(UpstreamState{Name: "b", Health: HealthFailing}); s.Problem = "Keychain locked"; return s }(),
+		{"problem while running", func() State {
+			s := running(UpstreamState{Name: "b", Health: HealthFailing})
+			s.Problem = "Keychain locked"
+			return s
+		}(),
 			"clearway 1.0.0: running on 127.0.0.1:8764; Keychain locked; b failing"},
 	}
 	for _, tt := range tests {
