@@ -1,0 +1,408 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/google/renameio/v2"
+
+	"github.com/clearway/clearway/proxy"
+	"github.com/clearway/clearway/proxy/config"
+	"github.com/clearway/clearway/proxy/events"
+	"github.com/clearway/clearway/proxy/keychain"
+	"github.com/clearway/clearway/tray"
+)
+
+// cmdApp is `clearway` with no arguments: the tray and the proxy, or the proxy
+// alone when there is no tray to show.
+func cmdApp(stdout, stderr io.Writer) error {
+	cfg, err := config.Load("")
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := tray.Available(); err != nil {
+		fmt.Fprintf(stderr, "clearway: no tray available (%v); running headless on %s\n", err, cfg.Listen)
+		return serveHeadless(ctx, cfg, stderr)
+	}
+	log, closeLog, err := newLogger(stderr, cfg.LogLevel, true)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	bus := &events.Bus{}
+	rt, err := openRuntime(cfg, log, bus)
+	if err != nil {
+		return err
+	}
+	defer rt.close()
+	core := newAppCore(rt)
+	saverCtx, stopSaver := context.WithCancel(context.Background())
+	saverDone := make(chan struct{})
+	go func() { rt.store.Run(saverCtx); close(saverDone) }()
+	defer func() { stopSaver(); <-saverDone }()
+	go core.watch(ctx)
+	if err := core.Start(); err != nil {
+		log.Warn("the proxy did not start; the tray shows why", "err", err)
+	}
+	err = tray.Run(ctx, core, tray.Options{Logger: log})
+	_ = core.Stop()
+	return err
+}
+
+// preferences are the tray's switches, kept in prefsPath().
+type preferences struct {
+	Notifications bool `json:"notifications"`
+}
+
+// appCore runs the proxy for the tray: start, stop and restart it, and give
+// the tray snapshots of its state. Safe for concurrent use.
+type appCore struct {
+	rt      *proxyRuntime
+	changed chan struct{}
+
+	mu      sync.Mutex
+	srv     *proxy.Server
+	cancel  context.CancelFunc
+	done    chan error
+	problem string
+	prefs   preferences
+	keyset  map[string]bool
+}
+
+func newAppCore(rt *proxyRuntime) *appCore {
+	c := &appCore{rt: rt, changed: make(chan struct{}, 1), prefs: loadPrefs(), keyset: map[string]bool{}}
+	go c.refreshKeys()
+	return c
+}
+
+// watch signals Changed on every core event and, while serving, every 2 s so
+// counters stay fresh.
+func (c *appCore) watch(ctx context.Context) {
+	ch, cancel := c.rt.bus.Subscribe(256)
+	defer cancel()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-ch:
+			if e.Kind == events.PortInUse {
+				c.setProblem(fmt.Sprintf("Port %s is in use", portOfAddr(e.Addr)))
+			}
+			c.signal()
+		case <-tick.C:
+			c.mu.Lock()
+			running := c.srv != nil
+			c.mu.Unlock()
+			if running {
+				c.signal()
+			}
+		}
+	}
+}
+
+func (c *appCore) signal() {
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (c *appCore) setProblem(p string) {
+	c.mu.Lock()
+	c.problem = p
+	c.mu.Unlock()
+	c.signal()
+}
+
+// Changed implements tray.Core.
+func (c *appCore) Changed() <-chan struct{} { return c.changed }
+
+// Events implements tray.Core.
+func (c *appCore) Events(buffer int) (<-chan events.Event, func()) { return c.rt.bus.Subscribe(buffer) }
+
+// Start implements tray.Core: it builds a fresh server (new sessions reuse the
+// same persistent jars) and waits until it serves or fails.
+func (c *appCore) Start() error {
+	c.mu.Lock()
+	if c.srv != nil {
+		c.mu.Unlock()
+		return nil
+	}
+	srv, err := c.rt.newServer()
+	if err != nil {
+		c.problem = oneLine(err)
+		c.mu.Unlock()
+		c.signal()
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.rt.serve(ctx, srv) }()
+	select {
+	case <-srv.Ready():
+		c.srv, c.cancel, c.done, c.problem = srv, cancel, done, ""
+		c.mu.Unlock()
+		go func() {
+			// If it stops by itself, show it as stopped.
+			err := <-done
+			c.mu.Lock()
+			if c.srv == srv {
+				c.srv, c.cancel, c.done = nil, nil, nil
+				if err != nil {
+					c.problem = oneLine(err)
+				}
+			}
+			c.mu.Unlock()
+			c.signal()
+			done <- err
+		}()
+		c.signal()
+		return nil
+	case err := <-done:
+		cancel()
+		if errors.Is(err, proxy.ErrPortInUse) {
+			c.problem = fmt.Sprintf("Port %s is in use", portOfAddr(c.rt.cfg.Listen))
+		} else if err != nil {
+			c.problem = oneLine(err)
+		}
+		c.mu.Unlock()
+		c.signal()
+		return err
+	}
+}
+
+// Stop implements tray.Core: graceful shutdown, waiting for it to finish.
+func (c *appCore) Stop() error {
+	c.mu.Lock()
+	cancel, done := c.cancel, c.done
+	c.srv, c.cancel, c.done = nil, nil, nil
+	c.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	err := <-done
+	c.signal()
+	return err
+}
+
+// ClearCookies implements tray.Core.
+func (c *appCore) ClearCookies(upstream string) error {
+	proxy.ClearCookies(c.rt.store, upstreamNames(c.rt.cfg), upstream)
+	err := c.rt.store.Flush()
+	c.signal()
+	return err
+}
+
+// SetKey implements tray.Core.
+func (c *appCore) SetKey(name, secret string) error {
+	if err := keychain.ValidName(name); err != nil {
+		return err
+	}
+	if err := c.rt.keys.Set(name, secret); err != nil {
+		return err
+	}
+	c.afterKeyChange()
+	return nil
+}
+
+// DeleteKey implements tray.Core.
+func (c *appCore) DeleteKey(name string) error {
+	if err := c.rt.keys.Delete(name); err != nil && !errors.Is(err, keychain.ErrNotFound) {
+		return err
+	}
+	c.afterKeyChange()
+	return nil
+}
+
+func (c *appCore) afterKeyChange() {
+	c.mu.Lock()
+	srv := c.srv
+	c.mu.Unlock()
+	if srv != nil {
+		_ = srv.ReloadKeys()
+	}
+	c.refreshKeys()
+}
+
+// refreshKeys asks the keychain which keys are set (slow: off the tray's path).
+func (c *appCore) refreshKeys() {
+	set := map[string]bool{}
+	var kerr error
+	for name := range keyUsers(c.rt.cfg) {
+		_, err := c.rt.keys.Get(name)
+		set[name] = err == nil
+		if err != nil && !errors.Is(err, keychain.ErrNotFound) && kerr == nil {
+			kerr = err
+		}
+	}
+	c.mu.Lock()
+	c.keyset = set
+	if kerr != nil && c.problem == "" {
+		c.problem = "Keychain: " + oneLine(kerr)
+	}
+	c.mu.Unlock()
+	c.signal()
+}
+
+// ClientToken implements tray.Core.
+func (c *appCore) ClientToken() (string, error) {
+	tok, _, err := keychain.ClientToken(c.rt.keys)
+	return tok, err
+}
+
+// SetPreference implements tray.Core.
+func (c *appCore) SetPreference(name string, on bool) error {
+	switch name {
+	case tray.PrefNotifications:
+		c.mu.Lock()
+		c.prefs.Notifications = on
+		p := c.prefs
+		c.mu.Unlock()
+		if err := savePrefs(p); err != nil {
+			return err
+		}
+	case tray.PrefStartAtLogin:
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		if err := tray.SetStartAtLogin(on, exe); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown preference %q", name)
+	}
+	c.signal()
+	return nil
+}
+
+// State implements tray.Core.
+func (c *appCore) State() tray.State {
+	c.mu.Lock()
+	srv, problem, prefs := c.srv, c.problem, c.prefs
+	keyset := make(map[string]bool, len(c.keyset))
+	for k, v := range c.keyset {
+		keyset[k] = v
+	}
+	c.mu.Unlock()
+	cfg := c.rt.cfg
+	s := tray.State{
+		Version:       shortVersion(),
+		Addr:          cfg.Listen,
+		BaseURL:       "http://" + cfg.Listen,
+		Problem:       problem,
+		Notifications: prefs.Notifications,
+		StartAtLogin:  tray.StartAtLogin(),
+		ConfigPath:    config.Path(),
+		LogDir:        logDir(),
+	}
+	if srv != nil {
+		st := srv.Status()
+		s.Running = true
+		s.Addr = st.Addr
+		s.BaseURL = "http://" + st.Addr
+		for _, u := range st.Upstreams {
+			s.Upstreams = append(s.Upstreams, tray.UpstreamState{
+				Name: u.Name, URL: u.URL, Health: health(u.State), Requests: u.Requests, Retries: u.Retries,
+				InFlight: int(u.InFlight), Cookies: u.CookieCount, LastStatus: u.LastStatus,
+			})
+		}
+		for k, v := range st.Keys {
+			keyset[k] = v
+		}
+	} else {
+		for _, u := range cfg.Upstreams {
+			s.Upstreams = append(s.Upstreams, tray.UpstreamState{Name: u.Name, URL: u.URL.String(), Cookies: c.rt.store.Jar(u.Name).Len()})
+		}
+	}
+	users := keyUsers(cfg)
+	names := make([]string, 0, len(users))
+	for n := range users {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		s.Keys = append(s.Keys, tray.KeyState{Name: n, Set: keyset[n], UsedBy: users[n]})
+	}
+	return s
+}
+
+func health(state string) tray.Health {
+	switch state {
+	case "ok":
+		return tray.HealthOK
+	case "retrying":
+		return tray.HealthRetrying
+	case "failing":
+		return tray.HealthFailing
+	default:
+		return tray.HealthIdle
+	}
+}
+
+func upstreamNames(cfg *config.Config) []string {
+	out := make([]string, 0, len(cfg.Upstreams))
+	for _, u := range cfg.Upstreams {
+		out = append(out, u.Name)
+	}
+	return out
+}
+
+func portOfAddr(addr string) string {
+	for i := len(addr) - 1; i >= 0; i-- {
+		if addr[i] == ':' {
+			return addr[i+1:]
+		}
+	}
+	return addr
+}
+
+// oneLine keeps the first line of an error for the tray's status line.
+func oneLine(err error) string {
+	s := err.Error()
+	for i, r := range s {
+		if r == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+func loadPrefs() preferences {
+	p := preferences{Notifications: true}
+	b, err := os.ReadFile(prefsPath())
+	if err != nil {
+		return p
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		slog.Warn("preferences file unreadable; using defaults", "file", prefsPath(), "err", err)
+		return preferences{Notifications: true}
+	}
+	return p
+}
+
+func savePrefs(p preferences) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepathDir(prefsPath()), 0o700); err != nil {
+		return err
+	}
+	return renameio.WriteFile(prefsPath(), append(b, '\n'), 0o600)
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/clearway/clearway/proxy/config"
+	"github.com/clearway/clearway/proxy/events"
+)
+
+// cmdServe runs the proxy headless in the foreground until SIGINT/SIGTERM.
+func cmdServe(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "config file (default $CLEARWAY_CONFIG or $XDG_CONFIG_HOME/clearway/config.yaml)")
+	listen := fs.String("listen", "", "address to listen on, overriding the config (e.g. 127.0.0.1:8764)")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{2, err}
+	}
+	if fs.NArg() > 0 {
+		return &exitError{2, fmt.Errorf("serve takes no arguments, got %q", fs.Args())}
+	}
+	cfg, err := loadConfig(*cfgPath, *listen)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serveHeadless(ctx, cfg, stderr)
+}
+
+// loadConfig loads the config and applies a --listen override.
+func loadConfig(path, listen string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if listen != "" {
+		cfg.Listen = listen
+	}
+	return cfg, nil
+}
+
+// serveHeadless runs the proxy without a tray until ctx ends.
+func serveHeadless(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
+	log, closeLog, err := newLogger(stderr, cfg.LogLevel, true)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	log.Info("starting", "version", shortVersion(), "config", cfg.Source)
+	bus := &events.Bus{}
+	rt, err := openRuntime(cfg, log, bus)
+	if err != nil {
+		return err
+	}
+	defer rt.close()
+	srv, err := rt.newServer()
+	if err != nil {
+		return err
+	}
+	saverCtx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))
+	saverDone := make(chan struct{})
+	go func() { rt.store.Run(saverCtx); close(saverDone) }()
+	err = rt.serve(ctx, srv)
+	stopSaver()
+	<-saverDone
+	return err
+}

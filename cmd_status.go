@@ -1,0 +1,65 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/clearway/clearway/proxy"
+	"github.com/clearway/clearway/proxy/config"
+)
+
+// cmdStatus asks the running instance for its state and prints it.
+func cmdStatus(args []string, stdout io.Writer) error {
+	asJSON := len(args) == 1 && args[0] == "--json"
+	if len(args) > 0 && !asJSON {
+		return &exitError{2, fmt.Errorf("status: unknown argument %q (want --json or nothing)", args[0])}
+	}
+	cfg, err := config.Load("")
+	if err != nil {
+		return err
+	}
+	c, err := runningInstance(cfg)
+	if err != nil {
+		return &exitError{3, err}
+	}
+	var st proxy.Status
+	if err := c.do("GET", "/status", nil, &st, nil); err != nil {
+		return err
+	}
+	if asJSON {
+		return writeIndentedJSON(stdout, st)
+	}
+	fmt.Fprintf(stdout, "clearway %s serving on http://%s since %s (client token %s)\n", st.Version, st.Addr,
+		st.Started.Local().Format(time.DateTime), map[bool]string{true: "required", false: "off"}[st.ClientToken])
+	if st.CookiesSavedAt != nil {
+		fmt.Fprintf(stdout, "cookies saved %s to %s\n", st.CookiesSavedAt.Local().Format(time.DateTime), st.CookiesFile)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "UPSTREAM\tSTATE\tREQUESTS\tRETRIES\tFAILURES\tLAST\tQUEUE\tCOOKIES\tKEY")
+	for _, u := range st.Upstreams {
+		key := "-"
+		if u.Key != "" {
+			key = u.Key + map[bool]string{true: " (set)", false: " (missing)"}[st.Keys[u.Key]]
+		}
+		last := "-"
+		if u.LastStatus != 0 {
+			last = fmt.Sprint(u.LastStatus)
+		}
+		cookies := fmt.Sprint(u.CookieCount)
+		if len(u.CookieNames) > 0 {
+			cookies += " (" + strings.Join(u.CookieNames, ", ") + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", u.Name, u.State, u.Requests, u.Retries, u.Failures, last, u.QueueLength, cookies, key)
+	}
+	return tw.Flush()
+}
+
+func writeIndentedJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

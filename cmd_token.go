@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/clearway/clearway/proxy/config"
+	"github.com/clearway/clearway/proxy/keychain"
+)
+
+// cmdToken prints the local client token, or replaces it with --rotate.
+func cmdToken(args []string, stdout io.Writer) error {
+	rotate := false
+	for _, a := range args {
+		switch a {
+		case "--rotate", "-rotate":
+			rotate = true
+		default:
+			return &exitError{2, fmt.Errorf("token: unknown argument %q (want --rotate or nothing)", a)}
+		}
+	}
+	keys := openKeychain(nil)
+	if !rotate {
+		tok, _, err := keychain.ClientToken(keys)
+		if err != nil {
+			return fmt.Errorf("token: %w", err)
+		}
+		fmt.Fprintln(stdout, tok)
+		return nil
+	}
+	// Reach a running instance with the OLD token first, so it can be told to
+	// re-read the token once the new one is stored.
+	var running *adminClient
+	if cfg, err := config.Load(""); err == nil {
+		running, _ = runningInstance(cfg)
+	}
+	tok, err := keychain.RotateClientToken(keys)
+	if err != nil {
+		return fmt.Errorf("token --rotate: %w", err)
+	}
+	fmt.Fprintln(stdout, tok)
+	if running != nil {
+		if err := running.do("POST", "/keys/reload", nil, nil, nil); err != nil {
+			return fmt.Errorf("the new token is stored, but the running clearway did not reload it (restart it): %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+// Command clearway is a desktop tray app that runs a local, cookie-persistent
+// proxy for LLM APIs. See README.md.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `clearway: a local, cookie-persistent proxy for LLM APIs
+
+Usage:
+  clearway                          tray icon + proxy (headless when there is no tray)
+  clearway serve [--config FILE] [--listen ADDR]
+                                    run the proxy in the foreground
+  clearway status                   show the running proxy's state
+  clearway token [--rotate]         print (or replace) the local client token
+  clearway keys set NAME            store an API key (read from standard input)
+  clearway keys list                key names, which upstreams use them, set or missing
+  clearway keys delete NAME         remove an API key
+  clearway cookies list [UPSTREAM] [--show-values]
+  clearway cookies clear [UPSTREAM]
+  clearway cookies import FILE      Netscape cookies.txt (curl -c, browser export)
+  clearway cookies export FILE
+  clearway config path|show|default where the config is, what is in effect, the default
+  clearway version
+
+Files: config $XDG_CONFIG_HOME/clearway/config.yaml (or $CLEARWAY_CONFIG),
+cookies $XDG_DATA_HOME/clearway/cookies.json, logs $XDG_STATE_HOME/clearway/.
+`
+
+// exitError carries a process exit code with its message.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func main() {
+	err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if err == nil {
+		return
+	}
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	if !errors.Is(err, errUsageShown) {
+		fmt.Fprintln(os.Stderr, "clearway:", err)
+	}
+	os.Exit(code)
+}
+
+// errUsageShown ends a command that already printed its usage.
+var errUsageShown = errors.New("usage shown")
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return cmdApp(stdout, stderr)
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(rest, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, versionInfo())
+		return nil
+	case "keys":
+		return cmdKeys(rest, stdin, stdout, stderr)
+	case "token":
+		return cmdToken(rest, stdout)
+	case "cookies":
+		return cmdCookies(rest, stdout)
+	case "status":
+		return cmdStatus(rest, stdout)
+	case "config":
+		return cmdConfig(rest, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return &exitError{2, fmt.Errorf("unknown command %q", cmd)}
+	}
+}
