@@ -85,7 +85,7 @@ func startProxy(t testing.TB, yaml string, upstream *httptest.Server, opts ...pr
 	}
 	clock := &recordingClock{}
 	bus := &events.Bus{}
-	o := Options{Config: cfg, Listener: ln, Clock: clock, Bus: bus, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test"}
+	o := Options{Config: cfg, Listener: ln, Clock: clock, Bus: bus, Logger: slog.New(slog.NewTextHandler(testOutput, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "test"}
 	if upstream != nil && upstream.TLS != nil {
 		pool := x509.NewCertPool()
 		pool.AddCert(upstream.Certificate())
@@ -103,6 +103,7 @@ func startProxy(t testing.TB, yaml string, upstream *httptest.Server, opts ...pr
 	go func() { tp.done <- srv.Run(ctx) }()
 	<-srv.Ready()
 	t.Cleanup(func() {
+		testOutput.note("status", srv.Status()) // for the secrets sweep (main_test.go)
 		cancel()
 		select {
 		case <-tp.done:
