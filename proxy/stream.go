@@ -64,6 +64,7 @@ func (s *Server) copyResponse(w http.ResponseWriter, rc *http.ResponseController
 			sent += int64(n)
 			if streaming {
 				if err := rc.Flush(); err != nil {
+					s.log.Info("client left mid-answer; upstream request cancelled", "upstream", sess.up.Name, "bytes", sent, "status", statusClientClosed)
 					return
 				}
 			}
@@ -75,7 +76,9 @@ func (s *Server) copyResponse(w http.ResponseWriter, rc *http.ResponseController
 			rctx := resp.Request.Context()
 			idleCut := errors.Is(context.Cause(rctx), errIdleStream)
 			if rctx.Err() != nil && !idleCut {
-				return // the client went away; nothing to tell it
+				// The client went away; nothing to tell it, but say so in the log.
+				s.log.Info("client left mid-answer; upstream request cancelled", "upstream", sess.up.Name, "bytes", sent, "status", statusClientClosed)
+				return
 			}
 			reason := rerr.Error()
 			if idleCut {
