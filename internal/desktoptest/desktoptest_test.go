@@ -22,7 +22,7 @@ type recordingTB struct {
 	fatal, skip string
 }
 
-func (r *recordingTB) Helper()                       {}
+func (r *recordingTB) Helper()                        {}
 func (r *recordingTB) Fatalf(format string, a ...any) { r.fatal = fmt.Sprintf(format, a...) }
 func (r *recordingTB) Skipf(format string, a ...any)  { r.skip = fmt.Sprintf(format, a...) }
 
