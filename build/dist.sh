@@ -120,7 +120,7 @@ trap cleanup EXIT
 # module of their own so the app's go.mod stays small.
 TOOLS="$WORK/tools"
 log "tools (build/tools: nfpm, go-winres, mkicns, distcheck)"
-go -C build/tools build -trimpath -o "$TOOLS/" tool ./mkicns ./distcheck
+go -C build/tools build -o "$TOOLS/" tool ./mkicns ./distcheck
 
 # ---------------------------------------------------------------- Linux
 ICON_SIZES="16 24 32 48 64 128 256 512"

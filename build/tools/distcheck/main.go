@@ -4,9 +4,11 @@
 //
 // Usage:
 //
-//	distcheck pe [-gui] [-signed] [-version 0.1.0] [-icon] [-manifest] FILE.exe
-//	distcheck plist [-require-key KEY]... FILE.plist
+//	distcheck pe [-gui] [-signed] [-icon] [-manifest TEXT] [-version 0.1.0] FILE.exe
+//	distcheck plist [-require KEY[=VALUE]]... FILE.plist
 //	distcheck icns [-min-sizes N] FILE.icns
+//	distcheck elf [-arch amd64|arm64] [-static] FILE
+//	distcheck freeport
 //
 // Each subcommand prints what it found, one fact a line, and exits 1 on the
 // first broken promise.
@@ -19,7 +21,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: distcheck pe|plist|icns [flags] FILE")
+		fmt.Fprintln(os.Stderr, "usage: distcheck pe|elf|plist|icns [flags] FILE, or distcheck freeport")
 		os.Exit(2)
 	}
 	var err error
@@ -30,8 +32,12 @@ func main() {
 		err = runPlist(os.Args[2:])
 	case "icns":
 		err = runICNS(os.Args[2:])
+	case "elf":
+		err = runELF(os.Args[2:])
+	case "freeport":
+		err = runFreePort()
 	default:
-		err = fmt.Errorf("unknown subcommand %q (want pe, plist or icns)", os.Args[1])
+		err = fmt.Errorf("unknown subcommand %q (want pe, elf, plist, icns or freeport)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "distcheck:", err)
