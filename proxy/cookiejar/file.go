@@ -86,6 +86,9 @@ func toFileCookie(r Record) fileCookie {
 }
 
 func (c fileCookie) record() Record {
+	if c.Created.Year() < 1 || c.Created.After(lastFileTime) {
+		c.Created = time.Time{} // unusable: counts as created at load
+	}
 	return Record{
 		Name: c.Name, Value: c.Value, Quoted: c.Quoted, Domain: c.Domain, HostOnly: c.HostOnly,
 		Path: c.Path, Secure: c.Secure, HttpOnly: c.HttpOnly, SameSite: c.SameSite,

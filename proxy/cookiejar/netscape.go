@@ -84,10 +84,10 @@ func ParseNetscape(r io.Reader) (recs []Record, err error) {
 // lines; msg says what is wrong with a bad line.
 func parseNetscapeLine(line string) (rec Record, ok bool, msg string) {
 	line = strings.TrimSuffix(line, "\r")
-	line = strings.TrimLeft(line, " \t")
-	if line == "" {
+	if strings.TrimSpace(line) == "" {
 		return rec, false, ""
 	}
+	line = strings.TrimLeft(line, " ") // a tab would be an empty domain field
 	if strings.HasPrefix(line, httpOnlyPrefix) {
 		rec.HttpOnly = true
 		line = line[len(httpOnlyPrefix):]
@@ -104,6 +104,9 @@ func parseNetscapeLine(line string) (rec Record, ok bool, msg string) {
 	domain := strings.TrimPrefix(f[0], ".")
 	if domain == "" {
 		return rec, false, "empty domain"
+	}
+	if domain[0] == '.' {
+		return rec, false, fmt.Sprintf("invalid domain %q", f[0])
 	}
 	if d, ok := asciiToLower(domain); !ok || strings.ContainsAny(d, " ;,/") {
 		return rec, false, fmt.Sprintf("invalid domain %q", f[0])
