@@ -192,7 +192,8 @@ until curl -fsS -o "$T/health" "http://127.0.0.1:$PORT/_clearway/health" 2>/dev/
 	fi
 	sleep 0.05
 done
-say "  health: $(head -c 200 "$T/health")"
+say "  health: $(tr -d "\n" <"$T/health" | head -c 200)"
+grep -Eq "\"version\": *\"$VERSION\"" "$T/health" || fail "/_clearway/health does not report version $VERSION"
 kill -TERM "$SERVE_PID"
 serve_rc=0
 wait "$SERVE_PID" || serve_rc=$?
