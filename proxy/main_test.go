@@ -16,7 +16,7 @@ const secretMarker = "TESTSECRET"
 
 // knownTestSecrets are secret values older tests in this package use without
 // the marker; the sweep looks for them too.
-var knownTestSecrets = []string{"sk-ant-REAL", "sm-REAL", "local-token-123"}
+var knownTestSecrets = []string{"sk-ant-REAL", "sm-REAL", "sk-oa-REAL", "local-token-123", "tok-abc"}
 
 // captured collects everything the proxies started by this package's tests
 // wrote to their logger, and their status output at the end of each test. The
