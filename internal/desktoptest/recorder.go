@@ -209,17 +209,27 @@ func (r *Recorder) Close(t testing.TB, id, reason uint32) {
 }
 
 // InvokeAction emits ActionInvoked(id, key) as if the user clicked the
-// action, then closes the notification as dismissed, as servers do.
+// action, then NotificationClosed(id, ClosedDismissed), as dunst does. The
+// notification is marked closed first, so a client calling
+// CloseNotification on ActionInvoked does not change the recorded reason.
 func (r *Recorder) InvokeAction(t testing.TB, id uint32, key string) {
 	t.Helper()
+	found := r.markClosed(id, ClosedDismissed)
 	if err := r.conn.Emit(NotificationsPath, NotificationsIface+".ActionInvoked", id, key); err != nil {
 		t.Fatalf("desktoptest: emit ActionInvoked: %v", err)
 	}
-	r.Close(t, id, ClosedDismissed)
+	if found {
+		if err := r.conn.Emit(NotificationsPath, NotificationsIface+".NotificationClosed", id, ClosedDismissed); err != nil {
+			t.Fatalf("desktoptest: emit NotificationClosed: %v", err)
+		}
+	}
 }
 
-func (r *Recorder) close(id, reason uint32) error {
+// markClosed records that the open notification id was closed for reason,
+// and reports whether it was open.
+func (r *Recorder) markClosed(id, reason uint32) bool {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	found := false
 	for i := range r.notifications {
 		if r.notifications[i].ID == id && !r.notifications[i].Closed {
@@ -231,8 +241,11 @@ func (r *Recorder) close(id, reason uint32) error {
 	if found {
 		r.changedLocked()
 	}
-	r.mu.Unlock()
-	if !found {
+	return found
+}
+
+func (r *Recorder) close(id, reason uint32) error {
+	if !r.markClosed(id, reason) {
 		return nil // unknown or already closed: nothing to do, as dunst does
 	}
 	if err := r.conn.Emit(NotificationsPath, NotificationsIface+".NotificationClosed", id, reason); err != nil {
