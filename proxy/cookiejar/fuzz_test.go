@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"net/http"
+	stdjar "net/http/cookiejar"
+	"net/url"
 	"testing"
 	"time"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 // FuzzParseNetscape: any input parses without panicking, and every cookie
@@ -109,4 +114,42 @@ func TestLoadFuzzSeedsThroughOpen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzJarMirrorsStdlib: for any Set-Cookie received from any URL, a Jar
+// sends what a plain standard jar sends, and so does a Jar rebuilt from its
+// saved records (the RFC 6265 mirror in rfc6265.go stays exact).
+func FuzzJarMirrorsStdlib(f *testing.F) {
+	f.Add("www.example.com", "/a/b", "c=1; Domain=example.com; Path=/", "https://api.example.com/a")
+	f.Add("[::1]:8080", "", "c=1; Max-Age=60; Secure", "http://[::1]/")
+	f.Add("bücher.example", "/x", "c=\"q\"; Domain=xn--bcher-kva.example", "https://a.bücher.example/x")
+	f.Add("co.uk", "/", "c=1; Domain=co.uk", "https://co.uk/")
+	f.Fuzz(func(t *testing.T, host, path, setCookie, query string) {
+		c, err := http.ParseSetCookie(setCookie)
+		if err != nil {
+			return
+		}
+		from := &url.URL{Scheme: "https", Host: host, Path: path}
+		q, err := url.Parse(query)
+		if err != nil {
+			return
+		}
+		ref, _ := stdjar.New(&stdjar.Options{PublicSuffixList: publicsuffix.List})
+		j := NewJar(JarOptions{})
+		ref.SetCookies(from, []*http.Cookie{c})
+		j.SetCookies(from, []*http.Cookie{c})
+		for _, u := range []*url.URL{q, from} {
+			want := cookieHeader(ref.Cookies(u))
+			if got := cookieHeader(j.Cookies(u)); got != want {
+				t.Fatalf("%s: Jar sends %q, standard jar %q", u, got, want)
+			}
+			recs := j.Records()
+			if len(recs) == 1 && !(&fileCookie{Name: recs[0].Name, Domain: recs[0].Domain, Path: recs[0].Path}).valid() {
+				continue // a host that cannot be replayed is documented to be dropped on load
+			}
+			if got := cookieHeader(roundTrip(t, j).Cookies(u)); got != want {
+				t.Fatalf("%s: replayed Jar sends %q, standard jar %q (records %v)", u, got, want, recs)
+			}
+		}
+	})
 }

@@ -161,7 +161,7 @@ func (j *Jar) Len() int {
 	return len(j.recs)
 }
 
-// Clear forgets every cookie.
+// Clear forgets every cookie (and, for a Store's jar, schedules a save).
 func (j *Jar) Clear() {
 	if j.clear() {
 		j.changed()

@@ -195,16 +195,19 @@ const maxUnixSeconds = 253402300799
 // and TRUE for domain cookies, 0 as the expiry of session cookies, the value in
 // double quotes when Quoted. A record that cannot be written (a tab or line
 // break in a field, an empty name or domain) is an error naming the cookie
-// (never its value) and nothing after the header is written for it.
+// (never its value), found before anything is written: on such an error w
+// receives nothing.
 func WriteNetscape(w io.Writer, recs []Record) error {
+	for _, r := range recs {
+		if err := checkWritable(r); err != nil {
+			return err
+		}
+	}
 	bw := bufio.NewWriter(w)
 	bw.WriteString(netscapeHeader + "\n")
 	bw.WriteString("# https://curl.se/docs/http-cookies.html\n")
 	bw.WriteString("# Written by clearway. It holds secrets: keep it private (mode 0600).\n\n")
 	for _, r := range recs {
-		if err := checkWritable(r); err != nil {
-			return err
-		}
 		var b strings.Builder
 		if r.HttpOnly {
 			b.WriteString(httpOnlyPrefix)

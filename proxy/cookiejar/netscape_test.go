@@ -302,7 +302,12 @@ func TestWriteNetscapeFormatAndRefusals(t *testing.T) {
 		{Name: "", Value: "SECRET", Domain: "example.com", Path: "/"},
 		{Name: "nodomain", Value: "SECRET", Path: "/"},
 	} {
-		err := WriteNetscape(&bytes.Buffer{}, []Record{bad})
+		var out bytes.Buffer
+		good := Record{Name: "good", Value: "v", Domain: "example.com", Path: "/"}
+		err := WriteNetscape(&out, []Record{good, bad})
+		if out.Len() != 0 {
+			t.Errorf("%q: wrote %d bytes before refusing", bad.Name, out.Len())
+		}
 		if err == nil {
 			t.Errorf("%q accepted", bad.Name)
 		} else if strings.Contains(err.Error(), "SECRET") {

@@ -113,11 +113,11 @@ func TestStoreSavesSoonAfterAChange(t *testing.T) {
 }
 
 // TestStoreBurstIsOneWrite checks the debounce: many changes within
-// SaveDelay give one save.
+// SaveDelay (the default 1s; the burst takes milliseconds) give one save.
 func TestStoreBurstIsOneWrite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cookies.json")
 	ev := newSaveEvents()
-	s, _ := openStore(t, Options{Path: path, OnSave: ev.onSave, SaveDelay: 300 * time.Millisecond})
+	s, _ := openStore(t, Options{Path: path, OnSave: ev.onSave})
 	j := s.Jar("up")
 	u := mustURL(t, "https://example.com/")
 	runStore(t, s)
