@@ -80,8 +80,10 @@ func (m *menu) apply(s State) {
 	model := buildModel(s)
 	if m.nodes != nil && sameShape(m.model, model) {
 		update(m.nodes, m.model, model)
+		m.opts.Logger.Debug("tray: menu updated in place")
 	} else {
 		m.rebuild(model)
+		m.opts.Logger.Debug("tray: menu rebuilt")
 	}
 	m.model = model
 }
