@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"reflect"
 	"sort"
 	"sync"
 	"syscall"
@@ -94,6 +95,7 @@ func (c *appCore) watch(ctx context.Context) {
 	defer cancel()
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
+	var last tray.State
 	for {
 		select {
 		case <-ctx.Done():
@@ -104,10 +106,10 @@ func (c *appCore) watch(ctx context.Context) {
 			}
 			c.signal()
 		case <-tick.C:
-			c.mu.Lock()
-			running := c.srv != nil
-			c.mu.Unlock()
-			if running {
+			// Counters move with every request; tell the tray only when the
+			// snapshot really differs, so the menu is not rebuilt for nothing.
+			if now := c.State(); !reflect.DeepEqual(now, last) {
+				last = now
 				c.signal()
 			}
 		}
