@@ -1,0 +1,76 @@
+package retry
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"io"
+	"strings"
+
+	"github.com/andybalholm/brotli"
+)
+
+// MaxDecodedBody caps what DecodeBody returns (256 KiB), so a small compressed
+// body cannot expand into a decompression bomb.
+const MaxDecodedBody = 256 << 10
+
+// DecodeBody undoes the Content-Encoding of a peeked, possibly truncated body
+// prefix so that markers can be looked for in it. It understands gzip, x-gzip,
+// deflate (zlib-wrapped, or raw as some servers send it), br and identity, and
+// lists of them ("gzip, br": the last applied is undone first).
+//
+// It returns whatever decodes: a truncated or corrupt stream yields the output
+// produced before the damage was detected (for corruption, which deflate only
+// notices at a checksum, that may end in garbage). A layer that yields nothing (the body was not
+// really encoded, or an encoding it does not know, such as zstd) leaves the
+// bytes as they are, so a mislabelled plain body can still be read. The result
+// never exceeds MaxDecodedBody bytes; it may share memory with body. DecodeBody
+// is safe for concurrent use.
+func DecodeBody(contentEncoding string, body []byte) []byte {
+	out := body
+	codings := strings.Split(contentEncoding, ",")
+	for i := len(codings) - 1; i >= 0; i-- {
+		decoded, ok := decodeOne(strings.ToLower(strings.TrimSpace(codings[i])), out)
+		if !ok || len(decoded) == 0 {
+			break
+		}
+		out = decoded
+	}
+	if len(out) > MaxDecodedBody {
+		out = out[:MaxDecodedBody]
+	}
+	return out
+}
+
+// decodeOne undoes one content coding. ok is false for identity and for
+// codings it does not know.
+func decodeOne(coding string, b []byte) (out []byte, ok bool) {
+	switch coding {
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, true
+		}
+		return readCapped(zr), true
+	case "deflate":
+		// RFC 9110 deflate is zlib-wrapped; some servers send raw deflate.
+		// A valid zlib header decides: falling back to raw deflate on a
+		// truncated zlib stream would decode its header as garbage.
+		if zr, err := zlib.NewReader(bytes.NewReader(b)); err == nil {
+			return readCapped(zr), true
+		}
+		return readCapped(flate.NewReader(bytes.NewReader(b))), true
+	case "br":
+		return readCapped(brotli.NewReader(bytes.NewReader(b))), true
+	default:
+		return nil, false
+	}
+}
+
+// readCapped reads up to MaxDecodedBody bytes and keeps what was read before
+// any error: a truncated prefix still gives its decodable part.
+func readCapped(r io.Reader) []byte {
+	out, _ := io.ReadAll(io.LimitReader(r, MaxDecodedBody)) // a partial result is the point
+	return out
+}

@@ -1,0 +1,71 @@
+package retry_test
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/andybalholm/brotli"
+)
+
+// hdr builds a canonical http.Header from name/value pairs, as net/http
+// delivers one.
+func hdr(kv ...string) http.Header {
+	h := http.Header{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Add(kv[i], kv[i+1])
+	}
+	return h
+}
+
+// page reads a fixture from testdata/pages.
+func page(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "pages", name))
+	if err != nil {
+		t.Fatalf("read fixture: %v", err)
+	}
+	return b
+}
+
+// The encoders keep large tables: pooling them keeps the fuzz targets fast.
+var (
+	gzipWriters   = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+	zlibWriters   = sync.Pool{New: func() any { return zlib.NewWriter(nil) }}
+	flateWriters  = sync.Pool{New: func() any { w, _ := flate.NewWriter(nil, flate.DefaultCompression); return w }}
+	brotliWriters = sync.Pool{New: func() any { return brotli.NewWriterLevel(nil, brotli.DefaultCompression) }}
+)
+
+// resetWriter is what every compressing writer here offers.
+type resetWriter interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+// compress encodes b with a real encoder from pool.
+func compress(t testing.TB, pool *sync.Pool, b []byte) []byte {
+	t.Helper()
+	w := pool.Get().(resetWriter)
+	defer pool.Put(w)
+	var buf bytes.Buffer
+	w.Reset(&buf)
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func gzipBytes(t testing.TB, b []byte) []byte       { return compress(t, &gzipWriters, b) }
+func zlibBytes(t testing.TB, b []byte) []byte       { return compress(t, &zlibWriters, b) }
+func rawDeflateBytes(t testing.TB, b []byte) []byte { return compress(t, &flateWriters, b) }
+func brotliBytes(t testing.TB, b []byte) []byte     { return compress(t, &brotliWriters, b) }

@@ -1,0 +1,191 @@
+package retry
+
+import (
+	"math"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// resetHeader pairs a provider's reset header with the header that reports how
+// much of the same limit remains.
+type resetHeader struct {
+	reset, remaining string
+	rfc3339          bool // Anthropic: an RFC 3339 time; OpenAI: a Go-like duration
+}
+
+// resetHeaders lists the provider reset headers ParseServerWait reads.
+var resetHeaders = []resetHeader{
+	{"anthropic-ratelimit-requests-reset", "anthropic-ratelimit-requests-remaining", true},
+	{"anthropic-ratelimit-tokens-reset", "anthropic-ratelimit-tokens-remaining", true},
+	{"anthropic-ratelimit-input-tokens-reset", "anthropic-ratelimit-input-tokens-remaining", true},
+	{"anthropic-ratelimit-output-tokens-reset", "anthropic-ratelimit-output-tokens-remaining", true},
+	{"x-ratelimit-reset-requests", "x-ratelimit-remaining-requests", false},
+	{"x-ratelimit-reset-tokens", "x-ratelimit-remaining-tokens", false},
+}
+
+// ParseServerWait reads how long the server asked the client to wait, from the
+// first of these that gives a usable (non-negative) wait:
+//
+//  1. retry-after-ms: milliseconds, integer or fractional ("250", "1.5");
+//  2. Retry-After: seconds, integer or fractional ("3", "0.5"), or an HTTP date
+//     (measured from now);
+//  3. the provider reset headers: anthropic-ratelimit-{requests,tokens,
+//     input-tokens,output-tokens}-reset (RFC 3339 times, measured from now) and
+//     x-ratelimit-reset-{requests,tokens} (Go-like durations: "1s", "6m0s",
+//     "12ms", "1m30.5s"). Several limits may be reported at once and only an
+//     exhausted one blocks, so the choice is the LATEST reset among the limits
+//     whose matching *-remaining header says 0; when none says 0 (a request
+//     can be refused for needing more tokens than remain), the latest of all.
+//     Waiting for the latest is the conservative choice: an earlier retry
+//     would only be refused again.
+//
+// source is the lowercase header name that gave d. Garbage, signs, exponents,
+// NaN and negative values are ignored (a later header may still answer); a
+// time up to one second in the past counts as 0 (HTTP dates have one-second
+// granularity); values too large for a time.Duration saturate at its maximum.
+// ok is false when no header gives a usable wait. ParseServerWait is safe for
+// concurrent use.
+func ParseServerWait(h http.Header, now time.Time) (d time.Duration, source string, ok bool) {
+	if v := h.Get("retry-after-ms"); v != "" {
+		if d, ok := parseDecimal(v, time.Millisecond); ok {
+			return d, "retry-after-ms", true
+		}
+	}
+	if v := h.Get("Retry-After"); v != "" {
+		if d, ok := parseDecimal(v, time.Second); ok {
+			return d, "retry-after", true
+		}
+		if t, err := http.ParseTime(strings.TrimSpace(v)); err == nil {
+			if d, ok := untilTime(t, now); ok {
+				return d, "retry-after", true
+			}
+		}
+	}
+	var (
+		best, bestExhausted       time.Duration
+		bestSrc, bestExhaustedSrc string
+	)
+	for _, rh := range resetHeaders {
+		v := h.Get(rh.reset)
+		if v == "" {
+			continue
+		}
+		var (
+			d  time.Duration
+			ok bool
+		)
+		if rh.rfc3339 {
+			if t, err := time.Parse(time.RFC3339, strings.TrimSpace(v)); err == nil {
+				d, ok = untilTime(t, now)
+			}
+		} else {
+			d, ok = parseGoDuration(v)
+		}
+		if !ok {
+			continue
+		}
+		if bestSrc == "" || d > best {
+			best, bestSrc = d, rh.reset
+		}
+		if exhausted(h.Get(rh.remaining)) && (bestExhaustedSrc == "" || d > bestExhausted) {
+			bestExhausted, bestExhaustedSrc = d, rh.reset
+		}
+	}
+	if bestExhaustedSrc != "" {
+		return bestExhausted, bestExhaustedSrc, true
+	}
+	if bestSrc != "" {
+		return best, bestSrc, true
+	}
+	return 0, "", false
+}
+
+// exhausted reports whether a *-remaining header value says nothing is left.
+func exhausted(remaining string) bool {
+	n, err := strconv.ParseFloat(strings.TrimSpace(remaining), 64)
+	return err == nil && n <= 0
+}
+
+// untilTime is t-now, with up to one second in the past counted as 0 (an HTTP
+// date or a whole-second reset time that is "now"). ok is false further back.
+func untilTime(t, now time.Time) (time.Duration, bool) {
+	d := t.Sub(now) // saturates instead of overflowing
+	switch {
+	case d >= 0:
+		return d, true
+	case d > -time.Second:
+		return 0, true
+	default:
+		return 0, false
+	}
+}
+
+// parseDecimal reads an unsigned decimal number of units ("3", "0.25", "1.",
+// ".5") exactly, to the nanosecond, saturating at the largest time.Duration.
+// Signs, exponents, hex, NaN, Inf and empty strings are rejected.
+func parseDecimal(s string, unit time.Duration) (time.Duration, bool) {
+	s = strings.TrimSpace(s)
+	intPart, frac, _ := strings.Cut(s, ".")
+	if intPart == "" && frac == "" || !allDigits(intPart) || !allDigits(frac) {
+		return 0, false
+	}
+	const maxD = time.Duration(math.MaxInt64)
+	var n time.Duration
+	for _, c := range []byte(intPart) {
+		digit := time.Duration(c - '0')
+		if n > (maxD-digit)/10 {
+			return maxD, true
+		}
+		n = n*10 + digit
+	}
+	if n > maxD/unit {
+		return maxD, true
+	}
+	d := n * unit
+	scale := unit
+	for _, c := range []byte(frac) {
+		scale /= 10
+		if scale == 0 {
+			break
+		}
+		add := time.Duration(c-'0') * scale
+		if d > maxD-add {
+			return maxD, true
+		}
+		d += add
+	}
+	return d, true
+}
+
+func allDigits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// goDurationSyntax matches an unsigned Go duration string, so that a value
+// time.ParseDuration refuses only because it overflows can saturate instead.
+var goDurationSyntax = regexp.MustCompile(`^(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$`)
+
+// parseGoDuration reads an OpenAI-style reset duration ("1s", "6m0s", "12ms",
+// "1m30.5s"). Negative values are rejected; values too large saturate.
+func parseGoDuration(s string) (time.Duration, bool) {
+	s = strings.TrimSpace(s)
+	if s == "0" {
+		return 0, true
+	}
+	if !goDurationSyntax.MatchString(s) { // also rejects signs
+		return 0, false
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return time.Duration(math.MaxInt64), true // well-formed, so it overflowed
+	}
+	return d, true
+}
