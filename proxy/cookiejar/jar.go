@@ -180,8 +180,11 @@ func (j *Jar) clear() bool {
 // Add imports records (from a cookies.txt, say), merging them into the jar:
 // each replaces the cookie with the same domain, path and name. Domain may
 // carry a leading dot; an empty Path means "/". Records that are already
-// expired, have no name or domain, or that the standard jar refuses (a Domain
-// that is a public suffix, for one) are skipped. Created is not imported: new
+// expired, have no name or domain, or that the standard jar refuses (a
+// malformed domain) are skipped; a domain cookie for a public suffix ("com")
+// becomes a host-only cookie for that name, as the standard jar makes it, and
+// so reaches no real host. Use MatchesHost first to pick an upstream's
+// cookies. Created is not imported: new
 // cookies count as created now, in the order of their Created, then of recs.
 // Add returns how many records the jar now holds from recs.
 func (j *Jar) Add(recs []Record) int {
