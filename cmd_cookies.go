@@ -113,9 +113,12 @@ func cmdCookies(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		recs, err := cookiejar.ParseNetscape(bytes.NewReader(data))
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+		recs, perr := cookiejar.ParseNetscape(bytes.NewReader(data))
+		if perr != nil && len(recs) == 0 {
+			return fmt.Errorf("%s: %w", path, perr)
+		}
+		if perr != nil {
+			fmt.Fprintf(stdout, "warning: %s: skipped lines that are not cookies: %v\n", path, perr)
 		}
 		var res struct {
 			Imported  map[string]int

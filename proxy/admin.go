@@ -56,14 +56,18 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request, rest string)
 			writeError(w, http.StatusRequestEntityTooLarge, errTooLarge, "cookies file too large or unreadable")
 			return
 		}
-		recs, err := cookiejar.ParseNetscape(bytes.NewReader(data))
-		if err != nil {
-			writeError(w, http.StatusBadRequest, errInvalidRequest, err.Error())
+		recs, perr := cookiejar.ParseNetscape(bytes.NewReader(data))
+		if perr != nil && len(recs) == 0 {
+			writeError(w, http.StatusBadRequest, errInvalidRequest, perr.Error())
 			return
 		}
 		counts, unmatched := ImportCookies(s.cookies, s.cfg.Upstreams, recs)
 		s.flushCookies()
-		writeJSON(w, http.StatusOK, map[string]any{"imported": counts, "unmatched": unmatched})
+		res := map[string]any{"imported": counts, "unmatched": unmatched}
+		if perr != nil {
+			res["skipped"] = perr.Error() // bad lines; the good ones were imported
+		}
+		writeJSON(w, http.StatusOK, res)
 	case "GET /cookies/export":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
