@@ -135,9 +135,21 @@ func TestKeysThroughTheRealSecretService(t *testing.T) {
 	if !strings.Contains(status, `"anthropic": true`) {
 		t.Errorf("status does not show the key as set: %s", status)
 	}
+	// token --rotate: the running proxy takes the new token and refuses the old.
+	newTok, stderr, code := sb.run("", "token", "--rotate")
+	newTok = strings.TrimSpace(newTok)
+	if code != 0 || len(newTok) != 43 || newTok == token {
+		t.Fatalf("token --rotate: %q exit %d %s", newTok, code, stderr)
+	}
+	if resp, _ = request(t, "POST", p.url("/anthropic/v1/messages"), http.Header{"X-Api-Key": {token}}, "{}"); resp.StatusCode != 401 {
+		t.Errorf("old token after rotate: %d, want 401", resp.StatusCode)
+	}
+	if resp, _ = request(t, "POST", p.url("/anthropic/v1/messages"), http.Header{"X-Api-Key": {newTok}}, "{}"); resp.StatusCode != 200 {
+		t.Errorf("new token after rotate: %d, want 200", resp.StatusCode)
+	}
 	_ = p.stop(syscall.SIGTERM)
 	logText := p.stderr.String()
-	for _, secret := range []string{antKey, smKey, oaKey, token} {
+	for _, secret := range []string{antKey, smKey, oaKey, token, newTok} {
 		if strings.Contains(logText, secret) || strings.Contains(status, secret) {
 			t.Errorf("a secret reached the log or status output")
 		}
