@@ -2,6 +2,7 @@ package cookiejar
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -46,7 +47,13 @@ func (s *Store) Run(ctx context.Context) {
 			if err := s.Flush(); err != nil {
 				failures++
 				d := s.retryDelay(failures)
-				s.log.Warn("saving cookie jars failed; will retry", "path", s.opts.Path, "err", err,
+				// Say it once per streak of failures (a full or read-only
+				// disk fails every retry); the retries go to debug.
+				level := slog.LevelDebug
+				if failures == 1 {
+					level = slog.LevelWarn
+				}
+				s.log.Log(context.Background(), level, "saving cookie jars failed; the proxy keeps serving and will retry", "path", s.opts.Path, "err", err,
 					"attempt", failures, "retry_in", d)
 				arm(d)
 				continue
