@@ -2,8 +2,10 @@ package retry_test
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +210,76 @@ func TestClassifyResponseLargeCompressedPageCutAtPeek(t *testing.T) {
 		if !v.Retry || v.Cloudflare != retry.Cloudflare1015 {
 			t.Errorf("%s cut at PeekLimit: %+v, want a retry for cloudflare 1015", enc.name, v)
 		}
+	}
+}
+
+// TestClassifyResponseRealUpstream serves Cloudflare-like answers from a
+// loopback TLS server and classifies them the way the proxy does: real
+// transport, forwarded Accept-Encoding, NeedsBody, a PeekLimit read.
+func TestClassifyResponseRealUpstream(t *testing.T) {
+	page1015 := page(t, "cloudflare-1015.html")
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "cloudflare")
+		w.Header().Set("Cf-Ray", "8a1b2c3d4e5f6789-FRA")
+		switch r.URL.Path {
+		case "/br-1015":
+			w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+			w.Header().Set("Content-Encoding", "br")
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusTooManyRequests)
+			w.Write(brotliBytes(t, page1015))
+		case "/gzip-1015":
+			w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+			w.Header().Set("Content-Encoding", "gzip")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write(gzipBytes(t, page1015))
+		case "/empty-503":
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case "/spend":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"type":"error","error":{"type":"rate_limit_error","message":"enforced_spend_limit_reached"}}`)
+		case "/ok":
+			io.WriteString(w, `{"type":"message"}`)
+		}
+	}))
+	defer srv.Close()
+	client := srv.Client()
+	p := retry.Policy{MaxRetries: 2}
+	for _, tt := range []struct {
+		path, acceptEncoding string
+		wantPeek             bool
+		want                 retry.Verdict
+	}{
+		{"/br-1015", "br", true, retry.Verdict{Retry: true, Reason: "cloudflare 1015", Cloudflare: "1015", HasAfter: true, AfterSource: "retry-after"}},
+		{"/gzip-1015", "gzip, deflate, br", true, retry.Verdict{Retry: true, Reason: "cloudflare 1015", Cloudflare: "1015"}},
+		{"/gzip-1015", "", true, retry.Verdict{Retry: true, Reason: "cloudflare 1015", Cloudflare: "1015"}}, // the transport decompresses itself
+		{"/empty-503", "", false, retry.Verdict{Retry: true, Reason: "status 503"}},
+		{"/spend", "", true, retry.Verdict{Reason: "spend limit"}},
+		{"/ok", "", false, retry.Verdict{Reason: "status 200"}},
+	} {
+		t.Run(tt.path+" "+tt.acceptEncoding, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+tt.path, strings.NewReader(`{}`))
+			if tt.acceptEncoding != "" {
+				req.Header.Set("Accept-Encoding", tt.acceptEncoding) // forwarded from the client
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			needs := retry.NeedsBody(resp.StatusCode, resp.Header)
+			if needs != tt.wantPeek {
+				t.Errorf("NeedsBody(%d, %v) = %v, want %v", resp.StatusCode, resp.Header, needs, tt.wantPeek)
+			}
+			var peeked []byte
+			if needs {
+				peeked, _ = io.ReadAll(io.LimitReader(resp.Body, retry.PeekLimit))
+			}
+			if got := p.ClassifyResponse(resp.StatusCode, resp.Header, peeked, time.Now()); got != tt.want {
+				t.Errorf("ClassifyResponse =\n  %+v\nwant\n  %+v", got, tt.want)
+			}
+		})
 	}
 }

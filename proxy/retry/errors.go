@@ -104,7 +104,9 @@ func (p Policy) ClassifyError(err error) Verdict {
 	}
 
 	var opErr *net.OpError
-	if errors.As(err, &opErr) && (opErr.Op == "dial" || opErr.Op == "proxyconnect") {
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		// Not "proxyconnect": an HTTPS proxy that refused the CONNECT (407,
+		// 403) will refuse it again; its connection errors are caught above.
 		return retry("dial error")
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

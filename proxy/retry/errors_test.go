@@ -204,6 +204,20 @@ func TestClassifyErrorUntrustedCertificate(t *testing.T) {
 	checkVerdict(t, err, false, "tls error")
 }
 
+func TestClassifyErrorProxyRefusesConnect(t *testing.T) {
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			t.Errorf("proxy got %s, want CONNECT", r.Method)
+		}
+		w.WriteHeader(http.StatusProxyAuthRequired)
+	}))
+	defer proxy.Close()
+	proxyURL, _ := url.Parse(proxy.URL)
+	tr := &http.Transport{Proxy: http.ProxyURL(proxyURL)}
+	err := roundTrip(t, context.Background(), tr, "https://127.0.0.1:9/v1/messages")
+	checkVerdict(t, err, false, "transport error") // a refused CONNECT will be refused again
+}
+
 func TestClassifyErrorMalformedResponse(t *testing.T) {
 	ln := listen(t)
 	serveConns(t, ln, func(c net.Conn) {
@@ -334,6 +348,7 @@ func TestClassifyErrorTable(t *testing.T) {
 		{"dial timeout", dial(timeoutErr{}), true, "dial timeout", true},
 		{"other dial error", dial(errors.New("socket: too many open files")), true, "dial error", false},
 		{"proxyconnect refused", &net.OpError{Op: "proxyconnect", Err: errnoErr("ECONNREFUSED")}, true, "connection refused", false},
+		{"proxy refused the CONNECT", &net.OpError{Op: "proxyconnect", Net: "tcp", Err: errors.New("Proxy Authentication Required")}, false, "transport error", false},
 		{"deadline exceeded", fmt.Errorf("attempt: %w", context.DeadlineExceeded), true, "timeout", true},
 		{"unexpected eof", io.ErrUnexpectedEOF, true, "eof before response", false},
 		{"plain error", errors.New("net/http: invalid header field"), false, "transport error", false},
