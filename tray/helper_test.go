@@ -112,6 +112,9 @@ func newHelperCore(demo bool) *helperCore {
 		}
 		c.cookies["supermemory"] = 2
 	}
+	if demo {
+		c.s.Addr = "127.0.0.1:8764" // the default, for the screenshot; Start falls back to any port
+	}
 	c.refreshLocked()
 	return c
 }
@@ -168,6 +171,9 @@ func (c *helperCore) Start() error {
 		addr = "127.0.0.1:0"
 	}
 	ln, err := net.Listen("tcp", addr)
+	if err != nil && addr == "127.0.0.1:8764" {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
 	if err != nil {
 		return fmt.Errorf("helper: listen: %w", err)
 	}
