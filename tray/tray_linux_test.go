@@ -320,6 +320,21 @@ func TestTrayOverDBus(t *testing.T) {
 		}
 	})
 
+	outer := t
+	t.Run("registers again after the panel restarts", func(t *testing.T) {
+		// Dismissing a notification emits NotificationClosed. Had the
+		// notifier used systray's shared connection, systray's re-register
+		// loop would have read that signal and stopped (see the notes).
+		ns := rec.Notifications()
+		rec.Close(t, ns[len(ns)-1].ID, desktoptest.ClosedDismissed)
+		host.Close()
+		bus.WaitForNameGone(t, traytest.WatcherName, waitLong)
+		host2 := traytest.StartHost(outer, bus.Conn(outer)) // outlives the subtest
+		it2 := host2.WaitItem(t, waitLong)
+		it2.WaitEntry(t, waitLong, "Stop proxy")
+		it = it2
+	})
+
 	it.ClickPath(t, waitLong, "Quit")
 	if err := p.wait(t, waitLong); err != nil {
 		t.Fatalf("helper exited with %v", err)

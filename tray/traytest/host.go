@@ -28,6 +28,7 @@ type Host struct {
 	mu      sync.Mutex
 	items   []*Item
 	changed chan struct{} // closed and replaced when an item registers
+	closed  bool
 }
 
 // watcher is the exported D-Bus object.
@@ -95,11 +96,22 @@ func StartHost(t testing.TB, conn *dbus.Conn) *Host {
 	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
 		t.Fatalf("traytest: own %s: reply %v, %v", WatcherName, reply, err)
 	}
-	t.Cleanup(func() {
-		_, _ = conn.ReleaseName(WatcherName)
-		_ = conn.Export(nil, WatcherPath, WatcherIface)
-	})
+	t.Cleanup(h.Close)
 	return h
+}
+
+// Close releases the watcher name and withdraws the watcher, as a panel
+// that quits does; applications see the name go. It is idempotent and
+// StartHost's cleanup calls it. Start another Host to see them register again.
+func (h *Host) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	h.closed = true
+	_, _ = h.conn.ReleaseName(WatcherName)
+	_ = h.conn.Export(nil, WatcherPath, WatcherIface)
 }
 
 // Items returns the items registered so far, oldest first.
