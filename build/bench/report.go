@@ -215,11 +215,13 @@ func (r *report) get(scenario, target, metric, mode string) (spread, bool) {
 	return s, ok
 }
 
-// totalErrors sums errors over every sample.
-func (r *report) totalErrors() int {
+// errorsOf sums the errors of one target over every sample.
+func (r *report) errorsOf(target string) int {
 	n := 0
 	for _, s := range r.Samples {
-		n += s.Errors
+		if s.Target == target {
+			n += s.Errors
+		}
 	}
 	return n
 }
@@ -406,8 +408,39 @@ func (r *report) markdown(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
+	r.errorSection(&b)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// errorSection lists the first error messages of every sample with errors.
+func (r *report) errorSection(b *strings.Builder) {
+	truncated := false
+	first := true
+	for _, s := range r.Samples {
+		if s.Errors == 0 {
+			continue
+		}
+		if first {
+			b.WriteString("## Errors\n\n")
+			first = false
+		}
+		fmt.Fprintf(b, "- %s, %s, round %d: %d errors; first: %s\n", s.Target, s.Scenario, s.Round, s.Errors, strings.Join(s.ErrorSamples, " | "))
+		for _, e := range s.ErrorSamples {
+			if strings.Contains(e, "unexpected EOF") {
+				truncated = true
+			}
+		}
+	}
+	if truncated {
+		b.WriteString("\nStreams cut with `unexpected EOF` through a Go proxy are the known net/http limitation golang/go#40747: " +
+			"the server closes the inbound request body when the response headers are written, the transport's final read of the " +
+			"POST body then fails, and it tears down the upstream connection mid-stream. " +
+			"`http.NewResponseController(w).EnableFullDuplex()` in the handler (or buffering the request body) avoids it.\n")
+	}
+	if !first {
+		b.WriteString("\n")
+	}
 }
 
 // goal is one target of issue 6.
@@ -481,16 +514,10 @@ func (r *report) goals(b *strings.Builder) {
 		}
 		fmt.Fprintf(b, " %s |\n", verdict)
 	}
-	// Errors.
 	b.WriteString("| 0 errors, every event delivered |")
 	errVerdict := "not measured"
 	for _, p := range proxies {
-		n := 0
-		for _, s := range r.Samples {
-			if s.Target == p {
-				n += s.Errors
-			}
-		}
+		n := r.errorsOf(p)
 		fmt.Fprintf(b, " %d |", n)
 		if p == "clearway" {
 			errVerdict = map[bool]string{true: "yes", false: "**no**"}[n == 0]

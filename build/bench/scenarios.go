@@ -31,6 +31,17 @@ func (k scenarioKind) MarshalText() ([]byte, error) {
 	return nil, fmt.Errorf("unknown scenario kind %d", int(k))
 }
 
+// UnmarshalText reads a name written by MarshalText.
+func (k *scenarioKind) UnmarshalText(b []byte) error {
+	for _, c := range []scenarioKind{kindJSON, kindSSE, kindOpen, kindStartup} {
+		if name, _ := c.MarshalText(); string(name) == string(b) {
+			*k = c
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown scenario kind %q", b)
+}
+
 // scenario is one measured situation.
 type scenario struct {
 	Name  string        `json:"name"`
@@ -112,8 +123,8 @@ type runner struct {
 
 // measure runs one scenario against one target and returns the sample; a
 // failure to start the target is recorded as an error of the sample.
-func (r *runner) measure(ctx context.Context, round, pos int, sc scenario, t target) sample {
-	s := sample{Round: round, Position: pos, Target: t.name(), Scenario: sc.Name, At: time.Now().UTC(), Metrics: map[string]float64{}}
+func (r *runner) measure(ctx context.Context, round, pos int, sc scenario, t target) (s sample) {
+	s = sample{Round: round, Position: pos, Target: t.name(), Scenario: sc.Name, At: time.Now().UTC(), Metrics: map[string]float64{}}
 	errs := &errorLog{}
 	defer func() {
 		s.Errors = errs.count

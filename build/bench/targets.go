@@ -109,8 +109,11 @@ func (p *proxyTarget) start(ctx context.Context) (*instance, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: start %s: %w", p.label, argv[0], err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exited := &exitStatus{done: make(chan struct{})}
+	go func() {
+		exited.err = cmd.Wait()
+		close(exited.done)
+	}()
 	stop := func() error { return stopProcess(cmd, exited) }
 
 	startup, err := waitReady(ctx, base+"/json", exited, began)
@@ -121,9 +124,15 @@ func (p *proxyTarget) start(ctx context.Context) (*instance, error) {
 	return &instance{baseURL: base, pid: cmd.Process.Pid, startup: startup, stop: stop}, nil
 }
 
+// exitStatus is closed-channel notice of a child's exit, readable by many.
+type exitStatus struct {
+	done chan struct{} // closed once the process has exited
+	err  error         // Wait's result, valid after done is closed
+}
+
 // waitReady polls url until it answers 200 and returns the time since began.
 // It gives up when the process exits, ctx ends, or readyTimeout passes.
-func waitReady(ctx context.Context, url string, exited <-chan error, began time.Time) (time.Duration, error) {
+func waitReady(ctx context.Context, url string, exited *exitStatus, began time.Time) (time.Duration, error) {
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}
 	defer client.CloseIdleConnections()
 	deadline := time.NewTimer(readyTimeout)
@@ -148,8 +157,8 @@ func waitReady(ctx context.Context, url string, exited <-chan error, began time.
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
-		case err := <-exited:
-			return 0, fmt.Errorf("exited before serving: %v", err)
+		case <-exited.done:
+			return 0, fmt.Errorf("exited before serving: %v", exited.err)
 		case <-deadline.C:
 			return 0, fmt.Errorf("not ready after %v: %w", readyTimeout, lastErr)
 		case <-tick.C:
@@ -158,19 +167,21 @@ func waitReady(ctx context.Context, url string, exited <-chan error, began time.
 }
 
 // stopProcess sends SIGTERM, then SIGKILL after 5 s, and waits for the exit.
-func stopProcess(cmd *exec.Cmd, exited <-chan error) error {
-	if cmd.Process == nil {
-		return nil
+func stopProcess(cmd *exec.Cmd, exited *exitStatus) error {
+	select {
+	case <-exited.done:
+		return nil // already gone (it failed to start, and that was reported)
+	default:
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	t := time.NewTimer(5 * time.Second)
 	defer t.Stop()
 	select {
-	case <-exited:
+	case <-exited.done:
 		return nil
 	case <-t.C:
 		_ = cmd.Process.Kill()
-		<-exited
+		<-exited.done
 		return fmt.Errorf("pid %d ignored SIGTERM for 5s", cmd.Process.Pid)
 	}
 }
