@@ -3,6 +3,12 @@ package tray
 import "github.com/clearway/clearway/proxy/events"
 
 // Core is what the tray needs from the running application.
+//
+// The tray calls it from several goroutines at once, so implementations must
+// be safe for concurrent use. Only State and Changed are called on the menu's
+// own goroutine and must be fast; the others run on click goroutines and may
+// take a while (starting the proxy, the keychain). Errors are shown to the
+// user in a notification, so they should read well and hold no secret.
 type Core interface {
 	State() State                                    // immutable snapshot, cheap
 	Changed() <-chan struct{}                        // receives (coalesced, non-blocking sends) whenever State may have changed
