@@ -1,0 +1,44 @@
+package tray
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// bigState is a state with many upstreams and keys, to bound the cost of a
+// menu update under load (the core may report a change with every request).
+func bigState() State {
+	s := fullState()
+	for i := 0; i < 20; i++ {
+		s.Upstreams = append(s.Upstreams, UpstreamState{Name: fmt.Sprintf("u%d", i), Health: HealthOK, Requests: uint64(i), Cookies: i})
+		s.Keys = append(s.Keys, KeyState{Name: fmt.Sprintf("k%d", i), Set: i%2 == 0})
+	}
+	return s
+}
+
+func BenchmarkBuildModelAndCompare(b *testing.B) {
+	s := bigState()
+	prev := buildModel(s)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Upstreams[0].Requests++
+		m := buildModel(s)
+		if !sameShape(prev, m) {
+			b.Fatal("shape changed with a counter")
+		}
+		_ = tooltip(s)
+		_ = iconState(s)
+	}
+}
+
+func BenchmarkCoalescerBurst(b *testing.B) {
+	var c Coalescer
+	e := retrying("anthropic", 2)
+	now := t0
+	b.ReportAllocs()
+	for b.Loop() {
+		now = now.Add(time.Millisecond)
+		c.Decide(e, now)
+	}
+}
