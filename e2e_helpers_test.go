@@ -172,20 +172,28 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// serve starts `clearway serve` on a free loopback port and waits until
-// /_clearway/health answers.
-func (sb *sandbox) serve(extraArgs ...string) *proc {
+// start starts clearway with args (none: the tray app), its output (stdout
+// and stderr) collected, and kills it when the test ends.
+func (sb *sandbox) start(args ...string) *proc {
 	sb.t.Helper()
-	args := append([]string{"serve", "--config", sb.config, "--listen", "127.0.0.1:0"}, extraArgs...)
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = sb.environ()
 	p := &proc{t: sb.t, cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stderr = p.stderr
+	cmd.Stdout, cmd.Stderr = p.stderr, p.stderr
 	if err := cmd.Start(); err != nil {
 		sb.t.Fatal(err)
 	}
 	go func() { p.done <- cmd.Wait() }()
-	sb.t.Cleanup(func() { p.kill() })
+	sb.t.Cleanup(p.kill)
+	return p
+}
+
+// serve starts `clearway serve` on a free loopback port and waits until
+// /_clearway/health answers.
+func (sb *sandbox) serve(extraArgs ...string) *proc {
+	sb.t.Helper()
+	p := sb.start(append([]string{"serve", "--config", sb.config, "--listen", "127.0.0.1:0"}, extraArgs...)...)
+	cmd := p.cmd
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if info, err := instance.Read(sb.dataDir()); err == nil && info.Addr != "" && info.PID == cmd.Process.Pid {

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -41,17 +40,9 @@ func TestTrayWithTheRealBinary(t *testing.T) {
 	raceLog := filepath.Join(sb.home, "race")
 	sb.env["GORACE"] = "exitcode=0 log_path=" + raceLog
 
-	cmd := exec.Command(binPath)
-	cmd.Env = sb.environ()
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{t: t, cmd: cmd, stderr: out, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
+	p := sb.start()
+	out := p.stderr
 	t.Cleanup(func() {
-		p.kill()
 		if t.Failed() {
 			t.Logf("clearway output:\n%s", out.String())
 		}
@@ -173,16 +164,7 @@ func TestNoBusRunsHeadless(t *testing.T) {
 	sb.env["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=" + filepath.Join(sb.home, "no-bus")
 	sb.env["CLEARWAY_CONFIG"] = sb.config
 	sb.writeConfig(strings.ReplaceAll(gateYAML, "%s", up.URL))
-	cmd := exec.Command(binPath)
-	cmd.Env = sb.environ()
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{t: t, cmd: cmd, stderr: out, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(p.kill)
+	out := sb.start().stderr
 	waitUntil(t, "the headless notice", 20*time.Second, func() bool { return strings.Contains(out.String(), "running headless") })
 	waitUntil(t, "the proxy listening", 20*time.Second, func() bool { return strings.Contains(out.String(), "listening") })
 }
