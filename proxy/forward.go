@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -278,7 +279,17 @@ func (s *Server) waitRetry(ctx context.Context, sess *session, attempt, maxAttem
 }
 
 func (s *Server) logAttempt(sess *session, attempt, maxAttempts, status int, delay time.Duration, why string) {
-	s.log.Info("upstream attempt", "upstream", sess.up.Name, "attempt", strconv.Itoa(attempt)+"/"+strconv.Itoa(maxAttempts),
+	// A first attempt that simply worked is the common case: it is logged at
+	// debug level, so a busy day's log holds the retries and failures, and
+	// the hot path skips formatting when debug is off.
+	level := slog.LevelInfo
+	if attempt == 1 && delay == 0 && status > 0 && status < 400 {
+		level = slog.LevelDebug
+	}
+	if !s.log.Enabled(context.Background(), level) {
+		return
+	}
+	s.log.Log(context.Background(), level, "upstream attempt", "upstream", sess.up.Name, "attempt", strconv.Itoa(attempt)+"/"+strconv.Itoa(maxAttempts),
 		"status", status, "delay", delay, "why", why, "cookies", sess.jar.Len())
 }
 
