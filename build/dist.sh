@@ -20,6 +20,8 @@
 #   CLEARWAY_SIGN_CERT + CLEARWAY_SIGN_KEY, or CLEARWAY_SIGN_PFX; CLEARWAY_SIGN_PASSWORD;
 #   CLEARWAY_SIGN_TIMESTAMP   Authenticode signing of the Windows files (build/windows/sign.sh)
 #   CLEARWAY_SIGN_REQUIRED=1  fail instead of shipping unsigned Windows files
+#   CLEARWAY_TRIMPATH=0   build without -trimpath (CI: reuses the build cache of `go build ./...`;
+#                         releases keep the default, which leaves no build paths in binaries)
 #
 # Windows resources: go-winres writes rsrc_windows_amd64.syso into the repository root
 # for the Windows link only and removes it right after (and on any exit); the file is
@@ -45,7 +47,7 @@ for arg in "$@"; do
 	esac
 done
 
-log() { printf '==> %s\n' "$*" >&2; }
+log() { printf "==> [%3ds] %s\n" "$SECONDS" "$*" >&2; }
 die() {
 	printf 'dist.sh: %s\n' "$*" >&2
 	exit 1
@@ -97,6 +99,8 @@ export SOURCE_DATE_EPOCH
 DATE=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 DAY=${DATE%%T*}
 
+TRIM=(-trimpath)
+[[ ${CLEARWAY_TRIMPATH:-1} == 0 ]] && TRIM=()
 LDFLAGS="-s -w -buildid= -X main.version=$VERSION -X main.commit=$COMMIT -X main.date=$DATE"
 export CGO_ENABLED=0
 log "clearway $VERSION (commit $COMMIT, built $DATE)"
@@ -160,7 +164,7 @@ LINUX_ARCHES="amd64 arm64"
 for arch in $LINUX_ARCHES; do
 	log "linux/$arch: binary"
 	bin="$DIST/clearway-$VERSION-linux-$arch"
-	GOOS=linux GOARCH=$arch go build -trimpath -ldflags "$LDFLAGS" -o "$bin" .
+	GOOS=linux GOARCH=$arch go build "${TRIM[@]}" -ldflags "$LDFLAGS" -o "$bin" .
 	stage="$WORK/stage-$arch"
 	stage_linux "$arch" "$bin" "$stage"
 	log "linux/$arch: .deb, .rpm (nfpm)"
@@ -189,7 +193,7 @@ mkdir -p "$winout"
 "$TOOLS/go-winres" make --in build/windows/winres.json --arch amd64 --out "$WORK/rsrc" \
 	--product-version "$VERSION" --file-version "$VERSION"
 cp "$WORK/rsrc_windows_amd64.syso" "$SYSO"
-GOOS=windows GOARCH=amd64 go build -trimpath -ldflags "$LDFLAGS -H windowsgui" -o "$winout/clearway.exe" .
+GOOS=windows GOARCH=amd64 go build "${TRIM[@]}" -ldflags "$LDFLAGS -H windowsgui" -o "$winout/clearway.exe" .
 rm -f "$SYSO"
 if [[ $signing == 1 ]]; then
 	build/windows/sign.sh "$winout/clearway.exe" "clearway"

@@ -19,14 +19,16 @@
 #   - SHA256SUMS matches.
 #
 # Not root, or a tool missing: fails when CI=true, skips loudly otherwise.
-# CLEARWAY_CI_FAST=1 builds Linux amd64 only (build/dist.sh --fast).
+# CLEARWAY_CI_FAST=1 builds Linux amd64 only (build/dist.sh --fast). The binaries are
+# built with CLEARWAY_TRIMPATH=0 so they reuse the cache of test.sh's `go build ./...`.
+# Missing Debian tools are apt-get installed (CI runs as root).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 START=$SECONDS
 
-say() { printf '[packaging] %s\n' "$*"; }
+say() { printf "[packaging] [%3ds] %s\n" "$((SECONDS - START))" "$*"; }
 fail() {
 	printf '[packaging] FAIL: %s\n' "$*" >&2
 	exit 1
@@ -43,14 +45,30 @@ skip_or_fail() {
 
 # ---------------------------------------------------------------- prerequisites
 [[ $(id -u) == 0 ]] || skip_or_fail "needs root for dpkg -i / dpkg -r"
-declare -A pkg_of=([go]=golang [dpkg]=dpkg [dpkg-deb]=dpkg [makensis]=nsis [osslsigncode]=osslsigncode
+command -v go >/dev/null 2>&1 || skip_or_fail "go is not on PATH (https://go.dev/dl)"
+declare -A pkg_of=([dpkg]=dpkg [dpkg-deb]=dpkg [makensis]=nsis [osslsigncode]=osslsigncode
 	[openssl]=openssl [desktop-file-validate]=desktop-file-utils [zip]=zip [unzip]=unzip [curl]=curl
 	[flock]=util-linux [sha256sum]=coreutils [cmp]=diffutils [groff]=groff-base)
-missing=()
-for tool in "${!pkg_of[@]}"; do
-	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool (Debian package ${pkg_of[$tool]})")
-done
-((${#missing[@]} == 0)) || skip_or_fail "missing tools: ${missing[*]}"
+missing_tools() {
+	local tool
+	for tool in "${!pkg_of[@]}"; do
+		command -v "$tool" >/dev/null 2>&1 || printf '%s\n' "$tool"
+	done
+}
+missing_pkgs=()
+mapfile -t missing < <(missing_tools)
+if ((${#missing[@]} > 0)) && command -v apt-get >/dev/null 2>&1; then
+	pkgs=()
+	for tool in "${missing[@]}"; do pkgs+=("${pkg_of[$tool]}"); done
+	say "installing ${pkgs[*]} (apt-get, as root)"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null ||
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null; } || true
+	mapfile -t missing < <(missing_tools)
+fi
+((${#missing[@]} == 0)) || {
+	for tool in "${missing[@]}"; do missing_pkgs+=("${pkg_of[$tool]}"); done
+	skip_or_fail "missing tools: ${missing[*]} (apt-get install ${missing_pkgs[*]})"
+}
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/clearway-pkgtest.XXXXXX")
 SERVE_PID=""
@@ -82,11 +100,11 @@ dist_args=()
 say "build/dist.sh ${dist_args[*]:-} -> $DIST"
 t0=$SECONDS
 CLEARWAY_DIST_DIR="$DIST" CLEARWAY_SIGN_CERT="$T/sign-cert.pem" CLEARWAY_SIGN_KEY="$T/sign-key.pem" \
-	CLEARWAY_SIGN_REQUIRED=1 build/dist.sh "${dist_args[@]}" 2>&1 | tee "$T/dist.log"
+	CLEARWAY_SIGN_REQUIRED=1 CLEARWAY_TRIMPATH=0 build/dist.sh "${dist_args[@]}" 2>&1 | tee "$T/dist.log"
 say "dist took $((SECONDS - t0)) s"
 
-VERSION=$(sed -n 's/^==> clearway \([^ ]*\) (commit \([^,]*\), built \(.*\))$/\1/p' "$T/dist.log")
-COMMIT=$(sed -n 's/^==> clearway \([^ ]*\) (commit \([^,]*\), built \(.*\))$/\2/p' "$T/dist.log")
+VERSION=$(sed -n 's/^==> \[ *[0-9]*s\] clearway \([^ ]*\) (commit \([^,]*\), built \(.*\))$/\1/p' "$T/dist.log")
+COMMIT=$(sed -n 's/^==> \[ *[0-9]*s\] clearway \([^ ]*\) (commit \([^,]*\), built \(.*\))$/\2/p' "$T/dist.log")
 [[ -n $VERSION && -n $COMMIT ]] || fail "dist.sh did not announce the version stamp"
 
 # The checkers are built from build/tools (cached by dist.sh's build of the same module).
