@@ -276,6 +276,13 @@ if "$DC" pe -gui "$T/console/console.exe" >/dev/null 2>&1; then fail "distcheck 
 if "$DC" pe -signed "$T/console/console.exe" >/dev/null 2>&1; then fail "distcheck accepted an unsigned exe"; fi
 if "$DC" pe -icon "$T/console/console.exe" >/dev/null 2>&1; then fail "distcheck accepted an exe without icon"; fi
 
+say "windows: sign.sh with a password-protected PFX (the other way to give a certificate)"
+openssl pkcs12 -export -inkey "$T/sign-key.pem" -in "$T/sign-cert.pem" -out "$T/sign.pfx" -passout pass:ci-throwaway
+env -u CLEARWAY_SIGN_CERT -u CLEARWAY_SIGN_KEY CLEARWAY_SIGN_PFX="$T/sign.pfx" CLEARWAY_SIGN_PASSWORD=ci-throwaway \
+	build/windows/sign.sh "$T/console/console.exe"
+osslsigncode verify -CAfile "$T/sign-cert.pem" -in "$T/console/console.exe" >"$T/verify-pfx.txt" 2>&1 ||
+	fail "PFX-signed exe does not verify: $(cat "$T/verify-pfx.txt")"
+
 say "windows: installer"
 "$DC" pe -gui -signed -icon -version "$VERSION" "$SETUP"
 osslsigncode verify -CAfile "$T/sign-cert.pem" -in "$SETUP" >"$T/verify-setup.txt" 2>&1 ||
