@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # build/dist.sh: build every clearway release artifact into dist/, with SHA256SUMS.
 #
-#   build/dist.sh            Linux amd64 + arm64, Windows amd64 (Linux only: GNU tools)
-#   build/dist.sh --fast     Linux amd64 only, Windows amd64 (what CI runs)
+#   build/dist.sh            Linux amd64 + arm64, Windows amd64 (runs on Linux; macOS .app:
+#                            build/macos/build-app.sh on a Mac)
+#   build/dist.sh --fast     Linux amd64 only, Windows amd64 (CI: CLEARWAY_CI_FAST=1)
 #
 # Artifacts (VERSION from $CLEARWAY_VERSION, else an exact v* git tag, else build/VERSION):
 #   clearway-VERSION-linux-ARCH            static binary (CGO_ENABLED=0)
@@ -13,7 +14,8 @@
 #   SHA256SUMS
 #
 # Environment:
-#   CLEARWAY_DIST_DIR     output folder (default: dist/ at the repository root); emptied first
+#   CLEARWAY_DIST_DIR     output folder (default: dist/ at the repository root); earlier
+#                         clearway* files and SHA256SUMS in it are removed first
 #   CLEARWAY_VERSION      version to stamp, e.g. 0.2.0 or 0.2.0-rc.1 (no leading v)
 #   SOURCE_DATE_EPOCH     build date and file times (default: the commit time when the
 #                         tree is clean, else now), for reproducible archives
@@ -109,8 +111,8 @@ log "clearway $VERSION (commit $COMMIT, built $DATE)"
 DIST=${CLEARWAY_DIST_DIR:-$ROOT/dist}
 mkdir -p "$DIST"
 DIST=$(cd "$DIST" && pwd)
-[[ $DIST != "$ROOT" && $DIST != / ]] || die "refusing to empty $DIST"
-find "$DIST" -mindepth 1 -delete
+[[ $DIST != "$ROOT" ]] || die "CLEARWAY_DIST_DIR must not be the repository root"
+find "$DIST" -maxdepth 1 -type f \( -name 'clearway[-_]*' -o -name SHA256SUMS \) -delete
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/clearway-dist.XXXXXX")
 SYSO="$ROOT/rsrc_windows_amd64.syso"
 cleanup() {
@@ -221,10 +223,10 @@ fi
 log "macos: not built here (run build/macos/build-app.sh on a Mac)"
 
 # ---------------------------------------------------------------- checksums
-(cd "$DIST" && find . -maxdepth 1 -type f ! -name SHA256SUMS -printf '%P\n' | LC_ALL=C sort |
+(cd "$DIST" && find . -maxdepth 1 -type f -name 'clearway[-_]*' -printf '%P\n' | LC_ALL=C sort |
 	xargs sha256sum >SHA256SUMS)
 
 log "artifacts in $DIST"
-(cd "$DIST" && find . -maxdepth 1 -type f -printf '%P\n' | LC_ALL=C sort | while read -r f; do
+(cd "$DIST" && find . -maxdepth 1 -type f \( -name 'clearway[-_]*' -o -name SHA256SUMS \) -printf '%P\n' | LC_ALL=C sort | while read -r f; do
 	printf '  %-48s %10s bytes  %s\n' "$f" "$(stat -c %s "$f")" "$(numfmt --to=iec --suffix=B "$(stat -c %s "$f")")"
 done)
