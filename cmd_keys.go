@@ -142,7 +142,7 @@ func listKeys(cfg *config.Config, keys keychain.Store, stdout io.Writer) error {
 		return err
 	}
 	if firstErr != nil {
-		return fmt.Errorf("keychain: %w", firstErr)
+		return firstErr
 	}
 	return nil
 }
