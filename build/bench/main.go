@@ -263,9 +263,11 @@ func run(ctx context.Context, cfg *config) error {
 		return fmt.Errorf("interrupted: %w", ctx.Err())
 	}
 	if cfg.perfDir != "" {
-		if err := runProfiles(ctx, cfg, r, targets); err != nil {
+		entries, err := runProfiles(ctx, cfg, r, targets)
+		if err != nil {
 			slog.Warn("profiling failed", "err", err)
 		}
+		rep.Profiles = entries
 	}
 	rep.Machine.LoadAvgEnd = readLoadAvg()
 	rep.Machine.Elapsed = time.Since(began).Round(time.Second).String()
@@ -362,17 +364,18 @@ func moduleRoot(ctx context.Context) (string, error) {
 
 // runProfiles measures json-c50 and sse-nogap once more per proxy with perf
 // attached; these samples are not part of the report's figures.
-func runProfiles(ctx context.Context, cfg *config, r *runner, targets []target) error {
+func runProfiles(ctx context.Context, cfg *config, r *runner, targets []target) ([]profileEntry, error) {
 	perf := lookPathOr("perf")
 	if perf == "" {
-		return errors.New("perf not found")
+		return nil, errors.New("perf not found")
 	}
 	if err := os.MkdirAll(cfg.perfDir, 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	prof := &profiler{perf: perf, dir: cfg.perfDir}
 	r.profile = prof
 	defer func() { r.profile = nil }()
+	var entries []profileEntry
 	for _, sc := range scenarios(cfg) {
 		if sc.Name != "json-c50" && sc.Name != "sse-nogap" {
 			continue
@@ -383,10 +386,18 @@ func runProfiles(ctx context.Context, cfg *config, r *runner, targets []target) 
 			}
 			prof.target = t.name()
 			s := r.measure(ctx, -1, 0, sc, t)
+			e := profileEntry{Target: t.name(), Scenario: sc.Name, Units: s.Metrics[mRequests], CPU: s.Metrics[mCPU],
+				Report: filepath.Join(cfg.perfDir, t.name()+"-"+sc.Name+".txt"), PerUnit: map[string]float64{}}
+			for k, v := range prof.counts {
+				if e.Units > 0 {
+					e.PerUnit[k] = v / e.Units
+				}
+			}
+			entries = append(entries, e)
 			slog.Info("profiled", "target", t.name(), "scenario", sc.Name, "cpu_us", s.Metrics[mCPU], "errors", s.Errors)
 		}
 	}
-	return nil
+	return entries, nil
 }
 
 // logSample prints one line of progress.

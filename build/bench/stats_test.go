@@ -139,7 +139,7 @@ func TestWorseThanStock(t *testing.T) {
 	if !compared {
 		t.Fatal("nothing compared")
 	}
-	if len(worse) != 1 || !strings.Contains(worse[0], "CPU") {
-		t.Errorf("worse = %q, want only the CPU figure", worse)
+	if len(worse) != 1 || !strings.Contains(worse[0].text, "CPU") || worse[0].overlap {
+		t.Errorf("worse = %+v, want only the CPU figure, ranges apart", worse)
 	}
 }
