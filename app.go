@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/renameio/v2"
-
 	"github.com/clearway/clearway/proxy"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/events"
@@ -406,5 +404,5 @@ func savePrefs(p preferences) error {
 	if err := os.MkdirAll(filepathDir(prefsPath()), 0o700); err != nil {
 		return err
 	}
-	return renameio.WriteFile(prefsPath(), append(b, '\n'), 0o600)
+	return writeFileAtomic(prefsPath(), append(b, '\n'), 0o600)
 }

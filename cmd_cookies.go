@@ -12,8 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/renameio/v2"
-
 	"github.com/clearway/clearway/proxy"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/cookiejar"
@@ -154,7 +152,7 @@ func cmdCookies(args []string, stdout io.Writer) error {
 		} else if err := offline(cfg, func(s *cookiejar.Store) { err = cookiejar.WriteNetscape(&buf, proxy.ExportCookies(s, names)) }); err != nil {
 			return err
 		}
-		if err := renameio.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		if err := writeFileAtomic(path, buf.Bytes(), 0o600); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "exported cookies to %s (mode 0600)\n", path)
