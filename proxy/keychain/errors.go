@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -95,10 +96,14 @@ func adviceTimeout(d time.Duration) string {
 	return fmt.Sprintf("the keychain did not answer within %v: check that the Secret Service (gnome-keyring or KeePassXC) is running and not waiting for a password prompt, or set %s=env", d, BackendVar)
 }
 
+// secretServiceOS reports whether go-keyring talks to the Secret Service
+// over D-Bus here (everywhere but macOS and Windows).
+var secretServiceOS = runtime.GOOS != "darwin" && runtime.GOOS != "windows"
+
 // keyringError turns an error from go-keyring into an *Error of a known kind
 // when it can.
 func keyringError(op, name string, err error) error {
-	kind := classify(err)
+	kind := classify(err, secretServiceOS)
 	e := &Error{Op: op, Name: name, Kind: kind, Err: err}
 	switch kind {
 	case ErrNotFound:
@@ -113,10 +118,15 @@ func keyringError(op, name string, err error) error {
 	return e
 }
 
-// classify returns the kind of a go-keyring error, or nil.
-func classify(err error) error {
+// classify returns the kind of a go-keyring error, or nil. The D-Bus
+// failures are recognised only when secretService is true: on macOS and
+// Windows an *exec.Error, say, has nothing to do with a session bus.
+func classify(err error, secretService bool) error {
 	if errors.Is(err, keyring.ErrNotFound) {
 		return ErrNotFound
+	}
+	if !secretService {
+		return nil
 	}
 
 	// An error reply from the bus or the service.

@@ -2,11 +2,13 @@ package keychain
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -132,6 +134,40 @@ func TestSecretServiceClientToken(t *testing.T) {
 		t.Fatalf("ClientToken after rotation does not return the new token (created=%v, err=%v)", created, err)
 	}
 	assertNotInFiles(t, k.Home, rotated)
+}
+
+func TestSecretServiceConcurrentUse(t *testing.T) {
+	k := desktoptest.StartKeyring(t, desktoptest.StartBus(t))
+	s := realStore(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name, secret := fmt.Sprintf("key%d", i), fmt.Sprintf("sk-%d", i)
+			for range 5 {
+				if err := s.Set(name, secret); err != nil {
+					errs <- err
+					return
+				}
+				if got, err := s.Get(name); err != nil || got != secret {
+					errs <- fmt.Errorf("Get(%s) = %q, %v", name, got, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i := range 8 {
+		if got, ok := k.Lookup(t, Service, fmt.Sprintf("key%d", i)); !ok || got != fmt.Sprintf("sk-%d", i) {
+			t.Errorf("secret-tool sees key%d = %q, %v", i, got, ok)
+		}
+	}
 }
 
 func TestBusWithoutSecretServiceFailsFastAndClearly(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"reflect"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -371,6 +372,15 @@ func TestPanicInTheKeychainLibraryBecomesAnError(t *testing.T) {
 	}
 }
 
+func TestClassifyIgnoresDBusShapesOnMacOSAndWindows(t *testing.T) {
+	if got := classify(&exec.Error{Name: "security", Err: exec.ErrNotFound}, false); got != nil {
+		t.Errorf("classify(exec error, no Secret Service) = %v, want nil", got)
+	}
+	if got := classify(keyring.ErrNotFound, false); got != ErrNotFound {
+		t.Errorf("classify(not found, no Secret Service) = %v, want ErrNotFound", got)
+	}
+}
+
 func TestClassifyKnownFailures(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -393,6 +403,9 @@ func TestClassifyKnownFailures(t *testing.T) {
 		{"unknown", errors.New("something else"), nil, `keychain: get "k": something else`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if !secretServiceOS && tc.kind != ErrNotFound && tc.kind != nil {
+				t.Skipf("D-Bus failures are not classified on %s", runtime.GOOS)
+			}
 			err := keyringError("get", "k", tc.err)
 			if tc.kind != nil && !errors.Is(err, tc.kind) {
 				t.Errorf("%v is not %v", err, tc.kind)
