@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/adrg/xdg"
 )
@@ -97,9 +98,14 @@ func (c fileCookie) record() Record {
 }
 
 // valid reports whether c can be replayed into a jar as it is: a name, a
-// canonical domain that survives the replay URL, a path starting with '/'.
+// canonical domain that survives the replay URL, a path starting with '/',
+// and text that JSON keeps exactly (invalid UTF-8 would come back as U+FFFD,
+// a different cookie, so such a cookie is not written at all).
 func (c fileCookie) valid() bool {
 	if c.Name == "" || c.Domain == "" || c.Path == "" || c.Path[0] != '/' {
+		return false
+	}
+	if !utf8.ValidString(c.Name) || !utf8.ValidString(c.Path) || !utf8.ValidString(c.Domain) || !utf8.ValidString(c.Value) {
 		return false
 	}
 	switch c.SameSite {
@@ -235,9 +241,11 @@ func removeStaleTemps(path string, logger *slog.Logger) {
 // sortedCookies renders records oldest first, the order a load replays.
 func sortedCookies(recs []Record) []fileCookie {
 	slices.SortStableFunc(recs, func(a, b Record) int { return a.Created.Compare(b.Created) })
-	out := make([]fileCookie, len(recs))
-	for i, r := range recs {
-		out[i] = toFileCookie(r)
+	out := make([]fileCookie, 0, len(recs))
+	for _, r := range recs {
+		if fc := toFileCookie(r); fc.valid() {
+			out = append(out, fc)
+		}
 	}
 	return out
 }
