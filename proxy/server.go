@@ -236,6 +236,9 @@ func (s *Server) Run(ctx context.Context) error {
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
+	refreshCtx, stopRefresh := context.WithCancel(ctx)
+	defer stopRefresh()
+	go s.refreshKeysEvery(refreshCtx, keyRefreshInterval)
 	close(s.ready)
 	s.log.Info("listening", "addr", addr, "upstreams", strings.Join(s.names, ","), "client_token", s.guard.tokenRequired())
 	s.bus.Publish(events.Event{Kind: events.Listening, Addr: addr})
@@ -300,6 +303,47 @@ func (s *Server) ReloadKeys() error {
 	}
 	s.bus.Publish(events.Event{Kind: events.KeysChanged})
 	return nil
+}
+
+// keyRefreshInterval is how often the keys are re-read from the keychain, so
+// changes made outside clearway (Seahorse, secret-tool) and a keychain that
+// comes back after a problem are picked up without a restart. Changes made
+// with `clearway keys` reach the running proxy at once through
+// /_clearway/keys/reload.
+const keyRefreshInterval = 30 * time.Second
+
+// refreshKeysEvery re-reads the keys every interval until ctx ends. It
+// publishes an event only when the keychain starts or stops failing, so a
+// lasting problem does not repeat itself.
+func (s *Server) refreshKeysEvery(ctx context.Context, interval time.Duration) {
+	if s.keySrc == nil {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := s.keys.reload(time.Now())
+		if err == nil && s.tokName != "" && s.guard.tokenRequired() {
+			if tok, terr := s.keySrc.Get(s.tokName); terr == nil && tok != "" {
+				s.guard.setToken(tok)
+			}
+		}
+		switch {
+		case err != nil && !failing:
+			s.log.Warn("keychain: could not re-read the API keys; using the ones in memory", "err", err)
+			s.bus.Publish(events.Event{Kind: events.KeychainError, Err: err.Error()})
+		case err == nil && failing:
+			s.log.Info("keychain answers again; keys re-read")
+			s.bus.Publish(events.Event{Kind: events.KeysChanged})
+		}
+		failing = err != nil
+	}
 }
 
 // KeyStatus reports, per key name the upstreams use, whether it is set.
