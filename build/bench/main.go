@@ -42,6 +42,7 @@ type config struct {
 	clearwayBin    string
 	nginxBin       string
 	pin            bool
+	proxyCPU       string
 	perfDir        string
 	keep           bool
 	jsonConc       int
@@ -115,8 +116,9 @@ func parseFlags(args []string) (*config, error) {
 	scens := fs.String("scenarios", "", "comma-separated scenarios (default all): json-c50, json-c1, sse-nogap, sse-gap, open-N, startup")
 	fs.StringVar(&cfg.clearwayBin, "clearway", "", "clearway binary to measure (default: go build the repository root)")
 	fs.StringVar(&cfg.nginxBin, "nginx", "nginx", "nginx binary")
-	fs.BoolVar(&cfg.pin, "pin", true, "pin load generator and upstream to CPU 0 and the proxy to CPU 1 with taskset")
-	fs.StringVar(&cfg.perfDir, "perf", "", "after the rounds, profile each proxy with `perf record` on json-c50 and sse-nogap into this directory")
+	fs.BoolVar(&cfg.pin, "pin", true, "pin load generator and upstream to CPU 0 and the proxy to -proxy-cpu with taskset")
+	fs.StringVar(&cfg.proxyCPU, "proxy-cpu", "1", "CPU list for the proxy when pinning; 0 puts everything on one core (no cross-core wake-ups)")
+	fs.StringVar(&cfg.perfDir, "perf", "", "after the rounds, profile each proxy with `perf record` and `perf stat` on json-c50, json-c1 and sse-nogap into this directory")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (configs, proxy logs)")
 	fs.IntVar(&cfg.jsonConc, "c", 50, "concurrency of the high-concurrency non-streaming scenario")
 	fs.IntVar(&cfg.sseConc, "sse-c", 20, "concurrency of the streaming scenarios")
@@ -218,7 +220,7 @@ func run(ctx context.Context, cfg *config) error {
 	}
 	pinProxy := ""
 	if cfg.pin {
-		pinProxy = "1"
+		pinProxy = cfg.proxyCPU
 	}
 
 	up, err := startUpstream(filepath.Join(tmp, "upstream.log"))
@@ -362,7 +364,10 @@ func moduleRoot(ctx context.Context) (string, error) {
 	return filepath.Dir(mod), nil
 }
 
-// runProfiles measures json-c50 and sse-nogap once more per proxy with perf
+// profiledScenarios are measured once more under perf by -perf.
+var profiledScenarios = map[string]bool{"json-c50": true, "json-c1": true, "sse-nogap": true}
+
+// runProfiles measures the profiledScenarios once more per proxy with perf
 // attached; these samples are not part of the report's figures.
 func runProfiles(ctx context.Context, cfg *config, r *runner, targets []target) ([]profileEntry, error) {
 	perf := lookPathOr("perf")
@@ -377,7 +382,7 @@ func runProfiles(ctx context.Context, cfg *config, r *runner, targets []target) 
 	defer func() { r.profile = nil }()
 	var entries []profileEntry
 	for _, sc := range scenarios(cfg) {
-		if sc.Name != "json-c50" && sc.Name != "sse-nogap" {
+		if !profiledScenarios[sc.Name] {
 			continue
 		}
 		for _, t := range targets {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -85,7 +86,7 @@ func describeMachine(cfg *config) machine {
 		LoadAvgStart: readLoadAvg(),
 	}
 	if cfg.pin {
-		m.Pinning = "taskset: load generator + mock upstream on CPU 0, proxy (all its threads/processes) on CPU 1; Go processes therefore run with GOMAXPROCS=1"
+		m.Pinning = fmt.Sprintf("taskset: load generator + mock upstream on CPU 0, proxy (all its threads/processes) on CPU %s; Go processes therefore run with GOMAXPROCS=1", cfg.proxyCPU)
 	} else {
 		m.Pinning = "none (fewer than 2 CPUs, no taskset, or -pin=false)"
 	}
@@ -432,7 +433,7 @@ func (r *report) profileSection(b *strings.Builder) {
 		return
 	}
 	b.WriteString("## Profile pass (perf, after the rounds; not part of the figures above)\n\n")
-	b.WriteString("Counts per request (json-c50) or per 50-event stream (sse-nogap), from `perf stat` tracepoints on the proxy's processes: exact, whatever the noise.\n\n")
+	b.WriteString("Counts per request (json-c50, json-c1) or per 50-event stream (sse-nogap), from `perf stat` tracepoints on the proxy's processes: exact, whatever the noise. The call-graph reports (`perf report` text) are written to the -perf directory.\n\n")
 	b.WriteString("| scenario | target | CPU µs |")
 	for _, g := range statGroups {
 		fmt.Fprintf(b, " %s |", g.name)
@@ -457,7 +458,7 @@ func (r *report) profileSection(b *strings.Builder) {
 				b.WriteString(" n/a |")
 			}
 		}
-		fmt.Fprintf(b, " `%s` |\n", e.Report)
+		fmt.Fprintf(b, " `%s` |\n", filepath.Base(e.Report))
 	}
 	b.WriteString("\n")
 }
