@@ -36,6 +36,7 @@ type errorLog struct {
 	samples []string
 }
 
+// add counts one error and keeps its message if fewer than 5 are kept.
 func (e *errorLog) add(format string, args ...any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

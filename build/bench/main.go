@@ -168,6 +168,7 @@ func parseFlags(args []string) (*config, error) {
 	return cfg, nil
 }
 
+// splitList splits a comma-separated flag value, dropping empty items.
 func splitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {

@@ -75,6 +75,7 @@ type report struct {
 	index map[string]spread
 }
 
+// describeMachine says where and how the benchmark runs.
 func describeMachine(cfg *config) machine {
 	m := machine{
 		CPUs:         countCPUs(),
@@ -98,6 +99,7 @@ func describeMachine(cfg *config) machine {
 	return m
 }
 
+// describeConfig extracts the figures-shaping part of cfg.
 func describeConfig(cfg *config) runConfig {
 	return runConfig{
 		Rounds: cfg.rounds, Duration: cfg.duration.String(), Warmup: cfg.warmup.String(),
@@ -124,6 +126,7 @@ func countCPUs() int {
 	return n
 }
 
+// cpuModel is the first "model name" of /proc/cpuinfo.
 func cpuModel() string {
 	f, err := os.Open("/proc/cpuinfo")
 	if err != nil {
@@ -139,6 +142,7 @@ func cpuModel() string {
 	return "unknown"
 }
 
+// readTrim reads a small file, trimmed; "unknown" when unreadable.
 func readTrim(path string) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -213,6 +217,7 @@ func (r *report) aggregate() {
 	}
 }
 
+// put records the spread of vals, if any.
 func (r *report) put(scenario, target, metric, mode string, vals []float64) {
 	if len(vals) == 0 {
 		return

@@ -165,6 +165,7 @@ type cpuWindow struct {
 	failed bool
 }
 
+// startCPU reads the proxy's CPU ticks at the start of a measured phase.
 func (r *runner) startCPU(inst *instance, errs *errorLog) *cpuWindow {
 	w := &cpuWindow{r: r, inst: inst}
 	if inst.pid == 0 {
@@ -179,7 +180,7 @@ func (r *runner) startCPU(inst *instance, errs *errorLog) *cpuWindow {
 	return w
 }
 
-// perUnit records the proxy's CPU microseconds per unit of work and its peak RSS.
+// finish records the proxy's CPU microseconds per unit of work and its peak RSS.
 func (w *cpuWindow) finish(units int, s *sample, errs *errorLog) {
 	if w.inst.pid == 0 || w.failed {
 		return
@@ -201,6 +202,8 @@ func (w *cpuWindow) finish(units int, s *sample, errs *errorLog) {
 	s.Metrics[mPeakRSS] = float64(hwm) / 1024
 }
 
+// measureStartup starts the proxy startupRepeats times and keeps the median
+// exec-to-first-200 time and the RSS after that first request.
 func (r *runner) measureStartup(ctx context.Context, t target, s *sample, errs *errorLog) {
 	if _, direct := t.(directTarget); direct {
 		return
@@ -229,6 +232,7 @@ func (r *runner) measureStartup(ctx context.Context, t target, s *sample, errs *
 	}
 }
 
+// measureJSON warms up, then measures non-streaming requests.
 func (r *runner) measureJSON(ctx context.Context, inst *instance, sc scenario, s *sample, errs *errorLog) {
 	client := newLoadClient(sc.Conc)
 	defer client.CloseIdleConnections()
@@ -245,6 +249,7 @@ func (r *runner) measureJSON(ctx context.Context, inst *instance, sc scenario, s
 	s.Metrics[mP99] = micros(percentile(res.latencies, 99))
 }
 
+// measureSSE warms up, then measures whole event streams.
 func (r *runner) measureSSE(ctx context.Context, inst *instance, sc scenario, s *sample, errs *errorLog) {
 	client := newLoadClient(sc.Conc)
 	defer client.CloseIdleConnections()
@@ -268,6 +273,7 @@ func (r *runner) measureSSE(ctx context.Context, inst *instance, sc scenario, s 
 // the hold, two after the release.
 const openStreamEvents = 3
 
+// measureOpen holds sc.Conc streams open at once and reads the proxy's memory.
 func (r *runner) measureOpen(ctx context.Context, inst *instance, sc scenario, s *sample, errs *errorLog) {
 	client := newLoadClient(sc.Conc)
 	defer client.CloseIdleConnections()

@@ -51,8 +51,10 @@ func (in *instance) proxyPIDs() []int {
 // directTarget talks to the mock upstream without a proxy: the limit.
 type directTarget struct{ upstreamURL string }
 
+// name implements target.
 func (d directTarget) name() string { return "direct" }
 
+// start implements target: there is nothing to start.
 func (d directTarget) start(context.Context) (*instance, error) {
 	return &instance{baseURL: d.upstreamURL, stop: func() error { return nil }}, nil
 }
@@ -71,8 +73,11 @@ type proxyTarget struct {
 	seq     int
 }
 
+// name implements target.
 func (p *proxyTarget) name() string { return p.label }
 
+// start implements target: it writes the proxy's files into a fresh
+// directory, execs it (pinned), and waits for a 200 through it.
 func (p *proxyTarget) start(ctx context.Context) (*instance, error) {
 	p.seq++
 	dir := filepath.Join(p.workDir, fmt.Sprintf("%s-%d", p.label, p.seq))

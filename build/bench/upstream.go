@@ -171,6 +171,7 @@ func writeEvent(w io.Writer, f http.Flusher, buf []byte, i int) ([]byte, error) 
 	return buf, nil
 }
 
+// serveSSE sends n events, event i due at start+i*gap.
 func (m *mockUpstream) serveSSE(w http.ResponseWriter, r *http.Request, n int, gap time.Duration) {
 	f, ok := startSSE(w)
 	if !ok {
@@ -204,6 +205,7 @@ func (m *mockUpstream) serveSSE(w http.ResponseWriter, r *http.Request, n int, g
 	}
 }
 
+// serveHold sends event 0, waits for the batch's release, then sends the rest.
 func (m *mockUpstream) serveHold(w http.ResponseWriter, r *http.Request, batch string, n int) {
 	release := m.batch(batch)
 	f, ok := startSSE(w)
