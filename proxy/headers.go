@@ -24,7 +24,8 @@ func outboundHeader(in http.Header) http.Header {
 	for _, h := range hopHeaders {
 		delete(out, h)
 	}
-	for _, h := range []string{"Cookie", "Host", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Origin", "Referer"} {
+	// Expect: the body is already buffered, so there is nothing to wait for.
+	for _, h := range []string{"Expect", "Cookie", "Host", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Origin", "Referer"} {
 		delete(out, h)
 	}
 	if te := in.Get("Te"); strings.Contains(strings.ToLower(te), "trailers") {
