@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -299,14 +300,14 @@ func (s *Server) giveUpOnError(w http.ResponseWriter, sess *session, attempt int
 	st.failures.Add(1)
 	st.failing.Store(true)
 	st.lastStatus.Store(0)
-	msg := err.Error()
+	msg := errorText(err)
 	st.lastErr.Store(&msg)
 	host := sess.up.URL.Host
 	status, typ := http.StatusBadGateway, errUpstream
 	if isTimeout(err) {
 		status, typ = http.StatusGatewayTimeout, errTimeout
 	}
-	s.log.Warn("upstream unreachable", "upstream", sess.up.Name, "host", host, "attempts", attempt, "why", v.Reason, "err", err)
+	s.log.Warn("upstream unreachable", "upstream", sess.up.Name, "host", host, "attempts", attempt, "why", v.Reason, "err", msg)
 	s.bus.Publish(events.Event{Kind: events.Unreachable, Upstream: sess.up.Name, Attempt: attempt, Status: status, Reason: v.Reason, Err: v.Reason})
 	w.Header().Set("X-Clearway-Attempts", strconv.Itoa(attempt))
 	writeError(w, status, typ, "upstream "+sess.up.Name+" ("+host+") failed after "+strconv.Itoa(attempt)+" attempt(s): "+cause(err, v))
@@ -315,6 +316,17 @@ func (s *Server) giveUpOnError(w http.ResponseWriter, sess *session, attempt int
 func cause(err error, v retry.Verdict) string {
 	if v.Reason != "" {
 		return v.Reason
+	}
+	return errorText(err)
+}
+
+// errorText is err without the request URL that *url.Error carries: a query
+// string may hold a key (some APIs take ?key=...), and logs and status
+// output must never show one.
+func errorText(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + ": " + ue.Err.Error()
 	}
 	return err.Error()
 }

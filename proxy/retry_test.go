@@ -229,3 +229,22 @@ func TestRouting(t *testing.T) {
 		t.Errorf("health: %d %q", resp.StatusCode, body)
 	}
 }
+
+func TestUpstreamErrorsDoNotShowTheURL(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	tp := startProxy(t, strings.ReplaceAll(retryConfig, "%UPSTREAM%", "http://"+dead), nil)
+	resp := tp.do(t, "GET", "/api/v1/models?key=TESTSECRET-query-key", nil, nil)
+	body := readAll(t, resp)
+	st := tp.srv.Status().Upstreams[0]
+	if strings.Contains(body, "TESTSECRET") || strings.Contains(st.LastError, "TESTSECRET") {
+		t.Fatalf("the query string (which may hold a key) leaked: body %q, last_error %q", body, st.LastError)
+	}
+	if st.LastError == "" {
+		t.Fatal("no last_error recorded")
+	}
+}
