@@ -71,13 +71,14 @@ type appCore struct {
 	rt      *proxyRuntime
 	changed chan struct{}
 
-	mu      sync.Mutex
-	srv     *proxy.Server
-	cancel  context.CancelFunc
-	done    chan error
-	problem string
-	prefs   preferences
-	keyset  map[string]bool
+	mu       sync.Mutex
+	srv      *proxy.Server      // the serving proxy; nil when stopped
+	cancel   context.CancelFunc // stops srv
+	stopped  chan struct{}      // closed once srv's Run has returned
+	starting bool               // a Start is building a server (outside the lock)
+	problem  string
+	prefs    preferences
+	keyset   map[string]bool
 }
 
 func newAppCore(rt *proxyRuntime) *appCore {
@@ -135,52 +136,64 @@ func (c *appCore) Changed() <-chan struct{} { return c.changed }
 func (c *appCore) Events(buffer int) (<-chan events.Event, func()) { return c.rt.bus.Subscribe(buffer) }
 
 // Start implements tray.Core: it builds a fresh server (new sessions reuse the
-// same persistent jars) and waits until it serves or fails.
+// same persistent jars) and waits until it serves or fails. The slow part
+// (reading the keychain, listening) runs outside the lock, so State never
+// waits on it.
 func (c *appCore) Start() error {
 	c.mu.Lock()
-	if c.srv != nil {
+	if c.srv != nil || c.starting {
 		c.mu.Unlock()
 		return nil
 	}
-	srv, err := c.rt.newServer()
-	if err != nil {
-		c.problem = oneLine(err)
+	c.starting = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.starting = false
 		c.mu.Unlock()
 		c.signal()
+	}()
+
+	srv, err := c.rt.newServer()
+	if err != nil {
+		c.setProblem(oneLine(err))
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.rt.serve(ctx, srv) }()
-	select {
-	case <-srv.Ready():
-		c.srv, c.cancel, c.done, c.problem = srv, cancel, done, ""
-		c.mu.Unlock()
-		go func() {
-			// If it stops by itself, show it as stopped.
-			err := <-done
-			c.mu.Lock()
-			if c.srv == srv {
-				c.srv, c.cancel, c.done = nil, nil, nil
-				if err != nil {
-					c.problem = oneLine(err)
-				}
+	failed := make(chan error, 1) // Run's error, read only by the select below
+	stopped := make(chan struct{})
+	go func() {
+		err := c.rt.serve(ctx, srv)
+		c.mu.Lock()
+		if c.srv == srv { // stopped by itself, not by Stop
+			c.srv, c.cancel, c.stopped = nil, nil, nil
+			if err != nil {
+				c.problem = oneLine(err)
 			}
-			c.mu.Unlock()
-			c.signal()
-			done <- err
-		}()
-		c.signal()
-		return nil
-	case err := <-done:
-		cancel()
-		if errors.Is(err, proxy.ErrPortInUse) {
-			c.problem = fmt.Sprintf("Port %s is in use", portOfAddr(c.rt.cfg.Listen))
-		} else if err != nil {
-			c.problem = oneLine(err)
 		}
 		c.mu.Unlock()
+		failed <- err
+		close(stopped)
 		c.signal()
+	}()
+	select {
+	case <-srv.Ready():
+		c.mu.Lock()
+		select {
+		case <-stopped: // it already ended; the goroutine above said why
+			cancel()
+		default:
+			c.srv, c.cancel, c.stopped, c.problem = srv, cancel, stopped, ""
+		}
+		c.mu.Unlock()
+		return nil
+	case err := <-failed:
+		cancel()
+		if errors.Is(err, proxy.ErrPortInUse) {
+			c.setProblem(fmt.Sprintf("Port %s is in use", portOfAddr(c.rt.cfg.Listen)))
+		} else if err != nil {
+			c.setProblem(oneLine(err))
+		}
 		return err
 	}
 }
@@ -188,16 +201,16 @@ func (c *appCore) Start() error {
 // Stop implements tray.Core: graceful shutdown, waiting for it to finish.
 func (c *appCore) Stop() error {
 	c.mu.Lock()
-	cancel, done := c.cancel, c.done
-	c.srv, c.cancel, c.done = nil, nil, nil
+	cancel, stopped := c.cancel, c.stopped
+	c.srv, c.cancel, c.stopped = nil, nil, nil
 	c.mu.Unlock()
 	if cancel == nil {
 		return nil
 	}
 	cancel()
-	err := <-done
+	<-stopped
 	c.signal()
-	return err
+	return nil
 }
 
 // ClearCookies implements tray.Core.
