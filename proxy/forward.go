@@ -30,10 +30,6 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, sess *session, 
 
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
-	st := &sess.stats
-	st.requests.Add(1)
-	st.inFlight.Add(1)
-	defer st.inFlight.Add(-1)
 	up := sess.up
 
 	tokenRequired := s.guard.tokenRequired()
@@ -42,6 +38,11 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, sess *session, 
 			"missing or wrong client token: send the token that `clearway token` prints as your API key (x-api-key or Authorization: Bearer)")
 		return
 	}
+	// Only requests that may reach the upstream count as its traffic.
+	st := &sess.stats
+	st.requests.Add(1)
+	st.inFlight.Add(1)
+	defer st.inFlight.Add(-1)
 	header := outboundHeader(r.Header)
 	if tokenRequired {
 		header.Del("X-Api-Key")
@@ -228,7 +229,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 
 		var peeked []byte
 		if retry.NeedsBody(resp.StatusCode, resp.Header) {
-			peeked, _ = io.ReadAll(io.LimitReader(resp.Body, retry.PeekLimit))
+			peeked = s.peekBody(resp.Body, cancel)
 		}
 		v := sess.policy.ClassifyResponse(resp.StatusCode, resp.Header, peeked, time.Now())
 		if v.Retry && attempt < maxAttempts {
@@ -248,7 +249,9 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 			st.failing.Store(true)
 			s.log.Warn("gave up", "upstream", up.Name, "attempts", attempt, "status", resp.StatusCode, "why", v.Reason, "too_long", v.TooLong)
 			s.bus.Publish(events.Event{Kind: events.GaveUp, Upstream: up.Name, Attempt: attempt, MaxAttempts: maxAttempts, Status: resp.StatusCode, Reason: v.Reason})
-		case resp.StatusCode < 500:
+		case resp.StatusCode >= 500:
+			st.failing.Store(true) // a final 5xx that is not retried (501, 505, ...)
+		case resp.StatusCode < 400:
 			st.failing.Store(false)
 			if attempt > 1 {
 				s.log.Info("recovered", "upstream", up.Name, "attempts", attempt, "status", resp.StatusCode, "took", time.Since(start).Round(time.Millisecond))
@@ -259,6 +262,18 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 		cancel(nil)
 		return
 	}
+}
+
+// peekBody reads the start of an error answer (up to retry.PeekLimit) to
+// classify it. The read is bounded by timeouts.idle_stream like any body: an
+// upstream that sends headers and then stalls must not hold the request.
+func (s *Server) peekBody(body io.Reader, cancel context.CancelCauseFunc) []byte {
+	if d := s.cfg.Timeouts.IdleStream; d > 0 {
+		t := time.AfterFunc(d, func() { cancel(errIdleStream) })
+		defer t.Stop()
+	}
+	b, _ := io.ReadAll(io.LimitReader(body, retry.PeekLimit))
+	return b
 }
 
 // waitRetry logs and publishes the retry, then waits the chosen delay. It

@@ -13,6 +13,8 @@ const adminPrefix = "_clearway"
 // browser requests first, then route /_clearway/... to the proxy's own
 // endpoints and /<upstream>/<rest> to that upstream's session.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handlers.Add(1)
+	defer s.handlers.Done()
 	if !s.guard.checkHost(r.Host) {
 		s.log.Warn("refused a request with a foreign Host header (DNS rebinding?)", "host", truncate(r.Host, 80), "path", truncate(r.URL.Path, 80))
 		writeError(w, http.StatusForbidden, errPermission, "Host header "+quoteShort(r.Host)+" is not a local address of this proxy")
@@ -54,10 +56,9 @@ func splitRoute(escaped string) (name, rest string, ok bool) {
 	if found {
 		rest = "/" + rest
 	}
-	decodedName, err := url.PathUnescape(name)
-	if err != nil || decodedName != name {
+	if decodedName, err := url.PathUnescape(name); err != nil || decodedName != name {
 		// Upstream names are plain; an encoded name is a trick or a typo.
-		return name, rest, name != "" && err == nil && !strings.ContainsAny(decodedName, "/\\.")
+		return "", "", false
 	}
 	for _, seg := range strings.Split(p, "/") {
 		d, err := url.PathUnescape(seg)

@@ -62,6 +62,7 @@ type Server struct {
 	addr     atomic.Pointer[string]
 	ready    chan struct{}
 	inFlight atomic.Int64
+	handlers sync.WaitGroup // every ServeHTTP call, so Run returns only after them
 	runOnce  sync.Once
 }
 
@@ -249,6 +250,15 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		err = s.shutdown(hs)
 		<-served
+	}
+	// Close does not wait for handlers that were cut; wait (bounded) so that
+	// nothing touches the cookie jars after Run returns and the caller saves them.
+	handlersDone := make(chan struct{})
+	go func() { s.handlers.Wait(); close(handlersDone) }()
+	select {
+	case <-handlersDone:
+	case <-time.After(5 * time.Second):
+		s.log.Warn("some request handlers did not return within 5s of shutdown")
 	}
 	for _, sess := range s.sessions {
 		sess.transport.CloseIdleConnections()

@@ -47,6 +47,7 @@ func (s *Server) copyResponse(w http.ResponseWriter, rc *http.ResponseController
 	// clock read instead of a timer reset.
 	idle := s.cfg.Timeouts.IdleStream
 	var lastRead atomic.Int64
+	var writing atomic.Bool // a write to the client is in progress
 	if idle > 0 {
 		lastRead.Store(time.Now().UnixNano())
 		var timer *time.Timer
@@ -57,6 +58,9 @@ func (s *Server) copyResponse(w http.ResponseWriter, rc *http.ResponseController
 				return
 			}
 			silent := time.Duration(time.Now().UnixNano() - lastRead.Load())
+			if writing.Load() {
+				silent = 0 // a slow client is not a silent upstream
+			}
 			if silent >= idle {
 				cancel(errIdleStream)
 				return
@@ -85,13 +89,19 @@ func (s *Server) copyResponse(w http.ResponseWriter, rc *http.ResponseController
 			if idle > 0 {
 				lastRead.Store(time.Now().UnixNano())
 			}
-			if _, werr := w.Write(buf[:n]); werr != nil {
+			writing.Store(true)
+			_, werr := w.Write(buf[:n])
+			writing.Store(false)
+			if werr != nil {
 				s.log.Info("client left mid-answer; upstream request cancelled", "upstream", sess.up.Name, "bytes", sent, "status", statusClientClosed)
 				return
 			}
 			sent += int64(n)
 			if streaming {
-				if err := rc.Flush(); err != nil {
+				writing.Store(true)
+				ferr := rc.Flush()
+				writing.Store(false)
+				if ferr != nil {
 					s.log.Info("client left mid-answer; upstream request cancelled", "upstream", sess.up.Name, "bytes", sent, "status", statusClientClosed)
 					return
 				}

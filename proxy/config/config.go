@@ -269,6 +269,9 @@ func buildUpstream(name string, fu *fileUpstream, base Retry, queueWait time.Dur
 	if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
 		return Upstream{}, fmt.Errorf("%s.url: %q is not an http:// or https:// URL", p, fu.URL)
 	}
+	if target.User != nil {
+		return Upstream{}, fmt.Errorf("%s.url: must not hold a user name or password (put secrets in the keychain and use key/auth_header or headers with ${key:NAME})", p)
+	}
 	if target.RawQuery != "" || target.Fragment != "" {
 		return Upstream{}, fmt.Errorf("%s.url: %q must not have a query or fragment", p, fu.URL)
 	}

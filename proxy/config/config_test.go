@@ -99,6 +99,7 @@ func TestParseErrorsNameKeyAndFile(t *testing.T) {
 		{"upstreams:\n  a:\n    url: https://x\n    headers: {h: \"${vault:x}\"}\n", []string{"upstreams.a.headers.h"}},
 		{"upstreams:\n  a:\n    url: https://x\n    retry: {max_delay: 1s, initial_delay: 2s}\n", []string{"upstreams.a.retry.max_delay"}},
 		{"listen: nonsense\n", []string{"listen", "host:port"}},
+		{"upstreams:\n  a:\n    url: https://user:pw@x\n", []string{"upstreams.a.url", "user name or password"}},
 		{"max_body: huge\n", []string{"max_body", "not a size"}},
 		{"listen: [1\n", []string{"bad.yaml"}},
 	}
