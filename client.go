@@ -27,7 +27,7 @@ var errNotRunning = errors.New("clearway is not running (start it with `clearway
 
 // runningInstance finds the running clearway for this data folder. It returns
 // errNotRunning when there is none.
-func runningInstance(cfg *config.Config) (*adminClient, error) {
+func runningInstance(_ *config.Config) (*adminClient, error) {
 	info, err := instance.Read(dataDir())
 	if errors.Is(err, instance.ErrNotRunning) {
 		return nil, errNotRunning
@@ -35,11 +35,16 @@ func runningInstance(cfg *config.Config) (*adminClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	if info.PID == 0 {
+		return nil, errors.New("clearway is starting; try again in a moment")
+	}
 	if info.Addr == "" {
-		return nil, fmt.Errorf("clearway (pid %d) is running but not serving yet; try again in a moment", info.PID)
+		return nil, fmt.Errorf("clearway (pid %d) is running but its proxy is stopped: click \"Start proxy\" in its tray menu, or quit it to work on the files directly", info.PID)
 	}
 	c := &adminClient{base: "http://" + info.Addr, http: &http.Client{Timeout: 30 * time.Second}}
-	if cfg.ClientToken {
+	// The running instance's own config decides, not the one this command
+	// loaded (it may have been started with --config).
+	if info.ClientToken {
 		tok, _, err := keychain.ClientToken(openKeychain(nil))
 		if err != nil {
 			return nil, fmt.Errorf("client token: %w", err)

@@ -149,8 +149,14 @@ func cmdCookies(args []string, stdout io.Writer) error {
 			if err := running.do("GET", "/cookies/export", nil, nil, &buf); err != nil {
 				return err
 			}
-		} else if err := offline(cfg, func(s *cookiejar.Store) { err = cookiejar.WriteNetscape(&buf, proxy.ExportCookies(s, names)) }); err != nil {
-			return err
+		} else {
+			var werr error
+			if err := offline(cfg, func(s *cookiejar.Store) { werr = cookiejar.WriteNetscape(&buf, proxy.ExportCookies(s, names)) }); err != nil {
+				return err
+			}
+			if werr != nil {
+				return werr
+			}
 		}
 		if err := writeFileAtomic(path, buf.Bytes(), 0o600); err != nil {
 			return err

@@ -60,7 +60,7 @@ type proxyRuntime struct {
 // openRuntime takes the instance lock and opens the cookie store. The caller
 // must call close.
 func openRuntime(cfg *config.Config, log *slog.Logger, bus *events.Bus) (*proxyRuntime, error) {
-	lock, err := instance.Acquire(dataDir(), instance.Info{PID: os.Getpid(), Started: time.Now(), Version: shortVersion()})
+	lock, err := instance.Acquire(dataDir(), instance.Info{PID: os.Getpid(), Started: time.Now(), Version: shortVersion(), ClientToken: cfg.ClientToken})
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,8 @@ Usage:
   clearway cookies clear [UPSTREAM]
   clearway cookies import FILE      Netscape cookies.txt (curl -c, browser export)
   clearway cookies export FILE
-  clearway config path|show|default where the config is, what is in effect, the default
+  clearway config path|check|default
+                                    where the config is, check it (and list the upstreams), the default
   clearway version
 
 Files: config $XDG_CONFIG_HOME/clearway/config.yaml (or $CLEARWAY_CONFIG),

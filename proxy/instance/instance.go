@@ -13,8 +13,14 @@ import (
 	"github.com/gofrs/flock"
 )
 
-// LockName is the lock file's name inside the data folder.
+// LockName is the lock file's name inside the data folder. It stays empty:
+// on Windows a locked byte range cannot be read or written through another
+// handle, so the instance's details live in InfoName beside it.
 const LockName = "clearway.lock"
+
+// InfoName is the file, beside the lock, where the running instance says where
+// it serves. It is replaced atomically, so a reader never sees half of it.
+const InfoName = "instance.json"
 
 // Info describes a running instance. It is written into the lock file; it
 // holds no secret.
@@ -23,6 +29,10 @@ type Info struct {
 	Addr    string    `json:"addr,omitempty"` // where it serves; "" until it listens
 	Started time.Time `json:"started"`
 	Version string    `json:"version,omitempty"`
+	// ClientToken says whether the instance requires the client token on its
+	// endpoints (its config's client_token), so other commands know whether
+	// to send it.
+	ClientToken bool `json:"client_token"`
 }
 
 // ErrRunning is matched (errors.Is) by the *RunningError Acquire returns.
@@ -53,7 +63,7 @@ func (e *RunningError) Is(target error) bool { return target == ErrRunning }
 // Acquire. Not safe for concurrent use.
 type Lock struct {
 	fl   *flock.Flock
-	path string
+	dir  string
 	info Info
 }
 
@@ -73,7 +83,7 @@ func Acquire(dir string, info Info) (*Lock, error) {
 		other, _ := Read(dir)
 		return nil, &RunningError{Dir: dir, Info: other}
 	}
-	l := &Lock{fl: fl, path: path, info: info}
+	l := &Lock{fl: fl, dir: dir, info: info}
 	if err := l.write(); err != nil {
 		_ = fl.Unlock()
 		return nil, err
@@ -81,40 +91,56 @@ func Acquire(dir string, info Info) (*Lock, error) {
 	return l, nil
 }
 
-// SetAddr records where the instance serves, for other commands to find.
+// SetAddr records where the instance serves ("" while its proxy is stopped),
+// for other commands to find.
 func (l *Lock) SetAddr(addr string) error {
 	l.info.Addr = addr
 	return l.write()
 }
 
+// write replaces the info file atomically (temporary file, then rename).
 func (l *Lock) write() error {
 	b, err := json.Marshal(l.info)
 	if err != nil {
 		return fmt.Errorf("instance: %w", err)
 	}
-	// The lock file is rewritten in place: renaming would replace the inode
-	// other processes lock on.
-	if err := os.WriteFile(l.path, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("instance: write %s: %w", l.path, err)
+	path := filepath.Join(l.dir, InfoName)
+	f, err := os.CreateTemp(l.dir, "."+InfoName+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("instance: %w", err)
+	}
+	tmp := f.Name()
+	_, werr := f.Write(append(b, '\n'))
+	cerr := f.Close()
+	if werr != nil || cerr != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("instance: write %s: %w", path, errors.Join(werr, cerr))
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("instance: write %s: %w", path, err)
 	}
 	return nil
 }
 
-// Release unlocks and clears the info. Safe to call more than once.
+// Release removes the info file and unlocks. Safe to call more than once.
 func (l *Lock) Release() error {
 	if l == nil || l.fl == nil {
 		return nil
 	}
-	_ = os.WriteFile(l.path, nil, 0o600)
+	_ = os.Remove(filepath.Join(l.dir, InfoName))
 	err := l.fl.Unlock()
 	l.fl = nil
 	return err
 }
 
 // Read returns the Info of the instance holding dir's lock. It returns
-// ErrNotRunning when no process holds the lock (a stale file is ignored).
+// ErrNotRunning when no process holds the lock (a stale info file is ignored).
 func Read(dir string) (Info, error) {
 	path := filepath.Join(dir, LockName)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return Info{}, ErrNotRunning
+	}
 	fl := flock.New(path, flock.SetFlag(os.O_RDONLY))
 	ok, err := fl.TryRLock()
 	if err == nil && ok {
@@ -124,15 +150,14 @@ func Read(dir string) (Info, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		return Info{}, ErrNotRunning
 	}
-	b, rerr := os.ReadFile(path)
-	if rerr != nil {
-		return Info{}, fmt.Errorf("instance: %w", rerr)
-	}
 	var info Info
-	if len(b) > 0 {
-		if err := json.Unmarshal(b, &info); err != nil {
-			return Info{}, fmt.Errorf("instance: %s: %w", path, err)
-		}
+	b, rerr := os.ReadFile(filepath.Join(dir, InfoName))
+	if rerr != nil {
+		// Held, but the info is not written yet: running, details unknown.
+		return info, nil
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return Info{}, fmt.Errorf("instance: %s: %w", filepath.Join(dir, InfoName), err)
 	}
 	return info, nil
 }

@@ -66,6 +66,9 @@ func TestSecondProcessIsRefused(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("lock file mode: %v %v", st.Mode(), err)
 	}
+	if _, err := os.Stat(filepath.Join(dir, InfoName)); err != nil {
+		t.Fatalf("no info file while held: %v", err)
+	}
 	if dst, _ := os.Stat(dir); dst.Mode().Perm() != 0o700 {
 		t.Errorf("data dir mode %v, want 0700", dst.Mode().Perm())
 	}
