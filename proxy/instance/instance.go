@@ -18,6 +18,10 @@ import (
 // handle, so the instance's details live in InfoName beside it.
 const LockName = "clearway.lock"
 
+// acquireGrace is how long Acquire retries a lock held by someone else before
+// it concludes another instance runs.
+const acquireGrace = time.Second
+
 // InfoName is the file, beside the lock, where the running instance says where
 // it serves. It is replaced atomically, so a reader never sees half of it.
 const InfoName = "instance.json"
@@ -75,9 +79,20 @@ func Acquire(dir string, info Info) (*Lock, error) {
 	}
 	path := filepath.Join(dir, LockName)
 	fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(0o600))
-	ok, err := fl.TryLock()
-	if err != nil {
-		return nil, fmt.Errorf("instance: lock %s: %w", path, err)
+	// Read probes the lock with a shared lock for a moment; keep trying for a
+	// short while so that a `clearway status` racing our start-up cannot make
+	// us believe another instance runs.
+	var ok bool
+	var err error
+	for deadline := time.Now().Add(acquireGrace); ; {
+		ok, err = fl.TryLock()
+		if err != nil {
+			return nil, fmt.Errorf("instance: lock %s: %w", path, err)
+		}
+		if ok || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if !ok {
 		other, _ := Read(dir)
