@@ -59,6 +59,11 @@ for hit in "${hits[@]}"; do
 	say "$name in $pkg (module ${mod#./}) for $FUZZTIME"
 	if (cd "$mod" && go test -run=NONE -fuzz="^${name}\$" -fuzztime="$FUZZTIME" "$pkg") >"$LOG" 2>&1; then
 		status=ok
+	elif grep -q 'context deadline exceeded' "$LOG" && ! grep -qE 'Failing input written to|testdata/fuzz/'"$name"'/|panic:' "$LOG"; then
+		# Go 1.26's fuzz coordinator can report its own -fuzztime deadline as
+		# a failure, with no failing input written (go.dev/issue/75804, fixed
+		# in Go 1.27). That is not a crash: count it, say so, do not fail.
+		status="ok (go.dev/issue/75804 deadline report at the end, no failing input)"
 	else
 		status=FAIL
 	fi
