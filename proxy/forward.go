@@ -190,30 +190,22 @@ const maxDiscard = 4 << 20
 
 // roundTrip runs the attempts and writes the final answer.
 func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, sess *session, target string, header http.Header, body []byte) {
-	up := sess.up
-	st := &sess.stats
 	ctx := r.Context()
 	maxAttempts := sess.policy.MaxRetries + 1
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithCancelCause(ctx)
-		req, err := http.NewRequestWithContext(actx, r.Method, target, bytes.NewReader(body))
+		req, err := newAttempt(actx, r.Method, target, header, body)
 		if err != nil {
 			cancel(nil)
 			writeError(w, http.StatusBadRequest, errInvalidRequest, "bad request for upstream: "+err.Error())
 			return
 		}
-		req.Header = header.Clone()
-		req.ContentLength = int64(len(body))
-		if len(body) == 0 {
-			req.Body = http.NoBody
-			req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
-		}
 		resp, err := sess.client.Do(req)
 		if err != nil {
 			cancel(nil)
 			if ctx.Err() != nil {
-				s.log.Info("client left; upstream request cancelled", "upstream", up.Name, "attempt", attempt, "status", statusClientClosed)
+				s.log.Info("client left; upstream request cancelled", "upstream", sess.up.Name, "attempt", attempt, "status", statusClientClosed)
 				return
 			}
 			v := sess.policy.ClassifyError(err)
@@ -240,27 +232,55 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 			}
 			continue
 		}
-		st.lastStatus.Store(int64(resp.StatusCode))
-		st.lastAt.Store(time.Now().UnixNano())
-		s.logAttempt(sess, attempt, maxAttempts, resp.StatusCode, 0, v.Reason)
-		switch {
-		case v.Retry || v.TooLong:
-			st.failures.Add(1)
-			st.failing.Store(true)
-			s.log.Warn("gave up", "upstream", up.Name, "attempts", attempt, "status", resp.StatusCode, "why", v.Reason, "too_long", v.TooLong)
-			s.bus.Publish(events.Event{Kind: events.GaveUp, Upstream: up.Name, Attempt: attempt, MaxAttempts: maxAttempts, Status: resp.StatusCode, Reason: v.Reason})
-		case resp.StatusCode >= 500:
-			st.failing.Store(true) // a final 5xx that is not retried (501, 505, ...)
-		case resp.StatusCode < 400:
-			st.failing.Store(false)
-			if attempt > 1 {
-				s.log.Info("recovered", "upstream", up.Name, "attempts", attempt, "status", resp.StatusCode, "took", time.Since(start).Round(time.Millisecond))
-				s.bus.Publish(events.Event{Kind: events.Recovered, Upstream: up.Name, Attempt: attempt, MaxAttempts: maxAttempts, Status: resp.StatusCode})
-			}
-		}
+		s.settle(sess, attempt, maxAttempts, resp.StatusCode, v, start)
 		s.copyResponse(w, rc, sess, resp, peeked, attempt, cancel)
 		cancel(nil)
 		return
+	}
+}
+
+// newAttempt builds one attempt's request: the buffered body replayed byte
+// for byte, a fresh copy of the headers (the jar adds its cookies to it).
+// Kept out of roundTrip so the streaming goroutine's stack stays small.
+func newAttempt(ctx context.Context, method, target string, header http.Header, body []byte) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header = header.Clone()
+	req.ContentLength = int64(len(body))
+	if len(body) == 0 {
+		req.Body = http.NoBody
+		req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+	}
+	return req, nil
+}
+
+// settle records the final answer of a request in the stats and publishes
+// gave-up or recovered. Kept out of roundTrip (events are large structs) so
+// the streaming goroutine's stack stays small.
+//
+//go:noinline
+func (s *Server) settle(sess *session, attempt, maxAttempts, status int, v retry.Verdict, start time.Time) {
+	st := &sess.stats
+	up := sess.up
+	st.lastStatus.Store(int64(status))
+	st.lastAt.Store(time.Now().UnixNano())
+	s.logAttempt(sess, attempt, maxAttempts, status, 0, v.Reason)
+	switch {
+	case v.Retry || v.TooLong:
+		st.failures.Add(1)
+		st.failing.Store(true)
+		s.log.Warn("gave up", "upstream", up.Name, "attempts", attempt, "status", status, "why", v.Reason, "too_long", v.TooLong)
+		s.bus.Publish(events.Event{Kind: events.GaveUp, Upstream: up.Name, Attempt: attempt, MaxAttempts: maxAttempts, Status: status, Reason: v.Reason})
+	case status >= 500:
+		st.failing.Store(true) // a final 5xx that is not retried (501, 505, ...)
+	case status < 400:
+		st.failing.Store(false)
+		if attempt > 1 {
+			s.log.Info("recovered", "upstream", up.Name, "attempts", attempt, "status", status, "took", time.Since(start).Round(time.Millisecond))
+			s.bus.Publish(events.Event{Kind: events.Recovered, Upstream: up.Name, Attempt: attempt, MaxAttempts: maxAttempts, Status: status})
+		}
 	}
 }
 
