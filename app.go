@@ -33,7 +33,7 @@ func cmdApp(stdout, stderr io.Writer) error {
 	defer stop()
 	if err := tray.Available(); err != nil {
 		fmt.Fprintf(stderr, "clearway: no tray available (%v); running headless on %s\n", err, cfg.Listen)
-		return serveHeadless(ctx, cfg, stderr)
+		return serveHeadless(ctx, cfg, stderr, true)
 	}
 	log, closeLog, err := newLogger(stderr, cfg.LogLevel, true)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/events"
+	"github.com/clearway/clearway/tray"
 )
 
 // cmdServe runs the proxy headless in the foreground until SIGINT/SIGTERM.
@@ -31,7 +32,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serveHeadless(ctx, cfg, stderr)
+	return serveHeadless(ctx, cfg, stderr, false)
 }
 
 // loadConfig loads the config and applies a --listen override.
@@ -46,8 +47,11 @@ func loadConfig(path, listen string) (*config.Config, error) {
 	return cfg, nil
 }
 
-// serveHeadless runs the proxy without a tray until ctx ends.
-func serveHeadless(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
+// serveHeadless runs the proxy without a tray until ctx ends. With notify,
+// desktop notifications are still shown when a notification server answers
+// (a desktop session without a tray, such as GNOME without the
+// AppIndicator extension).
+func serveHeadless(ctx context.Context, cfg *config.Config, stderr io.Writer, notify bool) error {
 	log, closeLog, err := newLogger(stderr, cfg.LogLevel, true)
 	if err != nil {
 		return err
@@ -63,6 +67,11 @@ func serveHeadless(ctx context.Context, cfg *config.Config, stderr io.Writer) er
 	srv, err := rt.newServer()
 	if err != nil {
 		return err
+	}
+	if notify {
+		notifyCtx, stopNotify := context.WithCancel(ctx)
+		defer stopNotify()
+		go tray.Notify(notifyCtx, newAppCore(rt), log)
 	}
 	saverCtx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))
 	saverDone := make(chan struct{})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/clearway/clearway/internal/desktoptest"
+	"github.com/clearway/clearway/proxy/instance"
 	"github.com/clearway/clearway/tray/traytest"
 )
 
@@ -191,4 +192,41 @@ func checkRaces(t *testing.T, logPrefix, knownRacy string) {
 	if known > 0 {
 		t.Logf("%d race report(s) inside %s ignored (a bug of that library)", known, knownRacy)
 	}
+}
+
+// TestNoTrayHostStillNotifies: a desktop session without a tray (a session
+// bus and a notification server, no StatusNotifierWatcher, as on GNOME
+// without the AppIndicator extension) runs the proxy headless and still
+// shows its notifications.
+func TestNoTrayHostStillNotifies(t *testing.T) {
+	bus := desktoptest.StartBus(t)
+	rec := desktoptest.StartNotificationRecorder(t, bus)
+	_, up := newGate(t)
+	sb := newSandbox(t)
+	sb.trust(up)
+	sb.env["DBUS_SESSION_BUS_ADDRESS"] = bus.Addr
+	sb.env["CLEARWAY_CONFIG"] = sb.config
+	sb.writeConfig(strings.ReplaceAll(gateYAML, "%s", up.URL))
+	p := sb.start()
+	var addr string
+	waitUntil(t, "the headless proxy", 30*time.Second, func() bool {
+		info, err := instance.Read(sb.dataDir())
+		addr = info.Addr
+		return err == nil && addr != ""
+	})
+	if !strings.Contains(p.stderr.String(), "running headless") {
+		t.Errorf("no headless notice: %s", p.stderr.String())
+	}
+	resp, body := request(t, "POST", "http://"+addr+"/cf/v1/messages", http.Header{"User-Agent": {"t/1"}}, "{}")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	rec.WaitFor(t, func(ns []desktoptest.Notification) bool {
+		for _, n := range ns {
+			if strings.Contains(strings.ToLower(n.Summary), "recovered") {
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second)
 }
