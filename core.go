@@ -97,6 +97,7 @@ func (rt *proxyRuntime) newServer() (*proxy.Server, error) {
 		KeyNotFound: func(err error) bool { return errors.Is(err, keychain.ErrNotFound) },
 		Token:       tok,
 		TokenName:   keychain.ClientTokenName,
+		MissingKey:  missingKeyHint(rt.keys),
 		Bus:         rt.bus,
 		Logger:      rt.log,
 		Version:     shortVersion(),
@@ -126,4 +127,15 @@ func (rt *proxyRuntime) close() {
 		rt.log.Warn("could not save cookies on exit", "err", err)
 	}
 	_ = rt.lock.Release()
+}
+
+// missingKeyHint says how to provide a key with the key store in use: the
+// keychain CLI, or the environment variable of the env fallback.
+func missingKeyHint(keys keychain.Store) func(name string) string {
+	if keys.Backend() == keychain.BackendEnv {
+		return func(name string) string {
+			return "set " + keychain.EnvVar(name) + " in clearway's environment (CLEARWAY_KEYCHAIN=env)"
+		}
+	}
+	return func(name string) string { return "run `clearway keys set " + name + "`" }
 }

@@ -197,6 +197,10 @@ func TestEnvFallback(t *testing.T) {
 	if resp.StatusCode != 200 || rec.last().Get("X-Api-Key") != "sk-ant-ENVSECRET" {
 		t.Fatalf("env fallback: %d %s", resp.StatusCode, body)
 	}
+	resp, body = request(t, "POST", p.url("/openai/v1/chat/completions"), http.Header{"Authorization": {"Bearer env-token-0123456789"}}, "{}")
+	if resp.StatusCode != 401 || !strings.Contains(body, "CLEARWAY_KEY_OPENAI") {
+		t.Errorf("a missing key in env mode must name its variable: %d %s", resp.StatusCode, body)
+	}
 	if !strings.Contains(strings.ToLower(p.stderr.String()), "less safe") {
 		t.Errorf("no warning that the env fallback is less safe: %s", p.stderr.String())
 	}

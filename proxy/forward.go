@@ -142,7 +142,7 @@ func (s *Server) keyProblem(w http.ResponseWriter, upstream, key string, kerr er
 	s.log.Warn("API key not set", "upstream", upstream, "key", key)
 	s.bus.Publish(events.Event{Kind: events.KeyMissing, Upstream: upstream, Key: key})
 	writeError(w, http.StatusUnauthorized, errAuthentication,
-		"no API key "+strconv.Quote(key)+" for upstream "+strconv.Quote(upstream)+" in the keychain: run `clearway keys set "+key+"`")
+		"no API key "+strconv.Quote(key)+" for upstream "+strconv.Quote(upstream)+": "+s.missing(key))
 }
 
 // readBody buffers the request body (up to Config.MaxBody) so that every

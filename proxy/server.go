@@ -33,12 +33,15 @@ type Options struct {
 	KeyNotFound func(error) bool // recognises Keys' "not set" errors besides ErrKeyNotFound
 	Token       string           // client token required when Config.ClientToken is true
 	TokenName   string           // name of the token in Keys, re-read by ReloadKeys ("" = never)
-	Bus         *events.Bus      // where events go; nil drops them
-	Logger      *slog.Logger     // nil: slog.Default()
-	RootCAs     *x509.CertPool   // trust these instead of the system roots (tests)
-	Clock       throttle.Clock   // time for retry waits and throttling; nil: the wall clock
-	Version     string           // shown by /_clearway/health and status
-	Listener    net.Listener     // serve on this instead of listening on Config.Listen
+	// MissingKey tells the user how to provide a key that is not set, e.g.
+	// "run `clearway keys set NAME`" (the default when nil).
+	MissingKey func(name string) string
+	Bus        *events.Bus    // where events go; nil drops them
+	Logger     *slog.Logger   // nil: slog.Default()
+	RootCAs    *x509.CertPool // trust these instead of the system roots (tests)
+	Clock      throttle.Clock // time for retry waits and throttling; nil: the wall clock
+	Version    string         // shown by /_clearway/health and status
+	Listener   net.Listener   // serve on this instead of listening on Config.Listen
 }
 
 // Server is the proxy. Build it with New, run it with Run. It is safe for
@@ -51,6 +54,7 @@ type Server struct {
 	keys     *keyCache
 	keySrc   KeySource
 	tokName  string
+	missing  func(name string) string
 	guard    *guard
 	clock    throttle.Clock
 	version  string
@@ -83,6 +87,7 @@ func New(opts Options) (*Server, error) {
 		cookies:  opts.Cookies,
 		keySrc:   opts.Keys,
 		tokName:  opts.TokenName,
+		missing:  opts.MissingKey,
 		clock:    opts.Clock,
 		version:  opts.Version,
 		sessions: map[string]*session{},
@@ -94,6 +99,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.clock == nil {
 		s.clock = throttle.RealClock{}
+	}
+	if s.missing == nil {
+		s.missing = func(name string) string { return "run `clearway keys set " + name + "`" }
 	}
 	if s.cookies == nil {
 		var err error
