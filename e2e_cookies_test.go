@@ -1,59 +1,24 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/clearway/clearway/internal/cfgate"
 )
 
-// gate is a Cloudflare-like TLS upstream: 429 + HTML + a cf_clearance cookie
-// bound to the User-Agent, and 200 only for a request that carries it with
-// that User-Agent.
-type gate struct {
-	mu         sync.Mutex
-	issued     map[string]string
-	attempts   atomic.Int64
-	withCookie atomic.Int64
-}
-
-func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g.attempts.Add(1)
-	if c, err := r.Cookie("cf_clearance"); err == nil {
-		g.withCookie.Add(1)
-		g.mu.Lock()
-		ua, ok := g.issued[c.Value]
-		g.mu.Unlock()
-		if ok && ua == r.UserAgent() {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write([]byte(`{"ok":true}`))
-			return
-		}
-	}
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	val := "CFVALUE" + hex.EncodeToString(b)
-	g.mu.Lock()
-	g.issued[val] = r.UserAgent()
-	g.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: "cf_clearance", Value: val, Path: "/", MaxAge: 3600, Secure: true, HttpOnly: true})
-	w.Header().Set("Server", "cloudflare")
-	w.Header().Set("Content-Type", "text/html")
-	w.WriteHeader(429)
-	_, _ = w.Write([]byte("<html><body>error code: 1015 You are being rate limited</body></html>"))
-}
-
-func newGate(t *testing.T) (*gate, *httptest.Server) {
-	g := &gate{issued: map[string]string{}}
+// newGate starts a Cloudflare-like TLS upstream whose clearance values carry
+// the CFVALUE marker, so tests can sweep logs and files for them.
+func newGate(t *testing.T) (*cfgate.Gate, *httptest.Server) {
+	g := &cfgate.Gate{Value: func(n int64) string { return fmt.Sprintf("CFVALUE%032d", n) }}
 	srv := httptest.NewTLSServer(g)
 	t.Cleanup(srv.Close)
 	return g, srv
@@ -107,14 +72,14 @@ func TestClearanceSurvivesRestart(t *testing.T) {
 			if d, _ := os.Stat(sb.dataDir()); d.Mode().Perm() != 0o700 {
 				t.Errorf("data folder mode %v, want 0700", d.Mode().Perm())
 			}
-			before, beforeCookie := g.attempts.Load(), g.withCookie.Load()
+			before, beforeCookie := g.Attempts.Load(), g.WithCookie.Load()
 			p2 := sb.serve()
 			resp, body = request(t, "POST", p2.url("/cf/v1/messages"), http.Header{"User-Agent": {"another-agent/9"}}, "{}")
 			if resp.StatusCode != 200 || resp.Header.Get("X-Clearway-Attempts") != "1" {
 				t.Fatalf("after restart: %d attempts=%s body=%q", resp.StatusCode, resp.Header.Get("X-Clearway-Attempts"), body)
 			}
-			if g.attempts.Load()-before != 1 || g.withCookie.Load()-beforeCookie != 1 {
-				t.Fatalf("after restart the upstream saw %d attempts (%d with the cookie), want 1 (1)", g.attempts.Load()-before, g.withCookie.Load()-beforeCookie)
+			if g.Attempts.Load()-before != 1 || g.WithCookie.Load()-beforeCookie != 1 {
+				t.Fatalf("after restart the upstream saw %d attempts (%d with the cookie), want 1 (1)", g.Attempts.Load()-before, g.WithCookie.Load()-beforeCookie)
 			}
 			_ = p2.stop(syscall.SIGTERM)
 			assertNoSecret(t, sb, "CFVALUE", sb.cookieFile())

@@ -1,58 +1,13 @@
 package proxy
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"sync"
-	"sync/atomic"
 	"testing"
+
+	"github.com/clearway/clearway/internal/cfgate"
 )
-
-// cloudflareGate behaves like Cloudflare in front of an API: a request without
-// a valid clearance cookie gets 429 + an HTML "error code: 1015" page and a
-// fresh cf_clearance (Secure, HttpOnly) bound to the User-Agent it was issued
-// to; a request carrying that cookie with the same User-Agent gets through.
-type cloudflareGate struct {
-	mu         sync.Mutex
-	issued     map[string]string // clearance value -> User-Agent
-	attempts   atomic.Int64
-	withCookie atomic.Int64
-	passed     atomic.Int64
-}
-
-func newCloudflareGate() *cloudflareGate { return &cloudflareGate{issued: map[string]string{}} }
-
-func (g *cloudflareGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g.attempts.Add(1)
-	if c, err := r.Cookie("cf_clearance"); err == nil {
-		g.withCookie.Add(1)
-		g.mu.Lock()
-		ua, ok := g.issued[c.Value]
-		g.mu.Unlock()
-		if ok && ua == r.UserAgent() {
-			g.passed.Add(1)
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write([]byte(`{"type":"message","content":[{"type":"text","text":"hello"}]}`))
-			return
-		}
-	}
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	val := hex.EncodeToString(b)
-	g.mu.Lock()
-	g.issued[val] = r.UserAgent()
-	g.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: "cf_clearance", Value: val, Path: "/", MaxAge: 3600, Secure: true, HttpOnly: true, SameSite: http.SameSiteNoneMode})
-	w.Header().Set("Server", "cloudflare")
-	w.Header().Set("Cf-Ray", "8f0000000000abcd-FRA")
-	w.Header().Set("Content-Type", "text/html; charset=UTF-8")
-	w.Header().Set("Retry-After", "0")
-	w.WriteHeader(http.StatusTooManyRequests)
-	_, _ = w.Write([]byte("<!DOCTYPE html><html><head><title>Access denied | api.example.com used Cloudflare to restrict access</title></head><body><h1>Error 1015</h1><p>You are being rate limited</p><p>error code: 1015</p></body></html>"))
-}
 
 const gateConfig = `
 listen: 127.0.0.1:0
@@ -64,7 +19,7 @@ upstreams:
 `
 
 func TestCloudflareClearanceIsKeptAndSentAgain(t *testing.T) {
-	gate := newCloudflareGate()
+	gate := &cfgate.Gate{}
 	up := httptest.NewTLSServer(gate)
 	defer up.Close()
 	tp := startProxy(t, gateConfig, up)
@@ -78,7 +33,7 @@ func TestCloudflareClearanceIsKeptAndSentAgain(t *testing.T) {
 	if got := resp.Header.Get("X-Clearway-Attempts"); got != "2" {
 		t.Errorf("first request: X-Clearway-Attempts = %q, want 2", got)
 	}
-	if a, c := gate.attempts.Load(), gate.withCookie.Load(); a != 2 || c != 1 {
+	if a, c := gate.Attempts.Load(), gate.WithCookie.Load(); a != 2 || c != 1 {
 		t.Fatalf("first request: upstream saw %d attempts (%d with the cookie), want 2 (1)", a, c)
 	}
 	if resp.Header.Get("Set-Cookie") != "" {
@@ -101,7 +56,7 @@ func TestCloudflareClearanceIsKeptAndSentAgain(t *testing.T) {
 			t.Fatalf("request %d: status %d attempts %s, want 200 at attempt 1", i+2, resp.StatusCode, resp.Header.Get("X-Clearway-Attempts"))
 		}
 	}
-	if a := gate.attempts.Load(); a != 5 {
+	if a := gate.Attempts.Load(); a != 5 {
 		t.Errorf("upstream saw %d attempts for 4 requests, want 5", a)
 	}
 	st := tp.srv.Status().Upstreams[0]
@@ -114,7 +69,7 @@ func TestCloudflareClearanceIsKeptAndSentAgain(t *testing.T) {
 // that forgets cookies between attempts (a new HTTP client per request) is
 // rate limited forever, however often it retries.
 func TestWithoutAJarNeverGetsThrough(t *testing.T) {
-	gate := newCloudflareGate()
+	gate := &cfgate.Gate{}
 	up := httptest.NewTLSServer(gate)
 	defer up.Close()
 	for range 10 {
@@ -128,7 +83,7 @@ func TestWithoutAJarNeverGetsThrough(t *testing.T) {
 			t.Fatalf("a jar-less client got %d", resp.StatusCode)
 		}
 	}
-	if gate.passed.Load() != 0 {
+	if gate.Passed.Load() != 0 {
 		t.Fatal("a jar-less client got through")
 	}
 	// With a jar the same client gets through on its second attempt: the cookie is the cure.

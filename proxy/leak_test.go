@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clearway/clearway/internal/cfgate"
 	"github.com/clearway/clearway/proxy/throttle"
 	"go.uber.org/goleak"
 )
@@ -43,40 +44,6 @@ func (a *always429) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusTooManyRequests)
 	_, _ = io.WriteString(w, `{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}`)
-}
-
-// cookieGate answers 429 with a fresh clearance cookie unless the request
-// carries one it issued. Values carry the secrets marker for the sweep.
-type cookieGate struct {
-	mu     sync.Mutex
-	issued map[string]bool
-	hits   atomic.Int64
-	passed atomic.Int64
-	seq    atomic.Int64
-}
-
-func (g *cookieGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g.hits.Add(1)
-	_, _ = io.Copy(io.Discard, r.Body)
-	if c, err := r.Cookie("gate_clearance"); err == nil {
-		g.mu.Lock()
-		ok := g.issued[c.Value]
-		g.mu.Unlock()
-		if ok {
-			g.passed.Add(1)
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"ok":true}`)
-			return
-		}
-	}
-	val := testOutput.secret(fmt.Sprintf("%s-cookie-%d", secretMarker, g.seq.Add(1)))
-	g.mu.Lock()
-	g.issued[val] = true
-	g.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: "gate_clearance", Value: val, Path: "/", HttpOnly: true})
-	w.Header().Set("Retry-After", "0")
-	w.WriteHeader(http.StatusTooManyRequests)
-	_, _ = io.WriteString(w, `{"type":"error","error":{"type":"rate_limit_error","message":"get a cookie"}}`)
 }
 
 // stormResult is what one storm measured.
@@ -223,14 +190,16 @@ func TestStormCookieGateEveryClientGetsThrough(t *testing.T) {
 	}
 	baseHeap := heapInUse()
 	ignore := goleak.IgnoreCurrent()
-	gate := &cookieGate{issued: map[string]bool{}}
+	gate := &cfgate.Gate{AnyUserAgent: true, Value: func(n int64) string {
+		return testOutput.secret(fmt.Sprintf("%s-cookie-%d", secretMarker, n))
+	}}
 	srv := httptest.NewServer(gate)
 	tp := startProxy(t, stormConfig, srv)
 	res := storm(t, tp, stormClients)
 	if res.statuses[200] != stormClients || len(res.statuses) != 1 {
 		t.Errorf("answers %v, want %d x 200", res.statuses, stormClients)
 	}
-	if p := gate.passed.Load(); p != stormClients {
+	if p := gate.Passed.Load(); p != stormClients {
 		t.Errorf("gate let %d through, want %d", p, stormClients)
 	}
 	stopProxy(t, tp)
@@ -238,7 +207,7 @@ func TestStormCookieGateEveryClientGetsThrough(t *testing.T) {
 	goleak.VerifyNone(t, ignore)
 	endHeap := heapInUse()
 	t.Logf("FIGURE stormGate: %d clients all 200, %d upstream requests, %d cookies issued, attempts %v, wall %s, CPU %s, heap base %.1f MiB peak %.1f MiB after %.1f MiB",
-		stormClients, gate.hits.Load(), gate.seq.Load(), res.attempts, res.wall.Round(time.Millisecond), res.cpu.Round(time.Millisecond),
+		stormClients, gate.Attempts.Load(), gate.Issued.Load(), res.attempts, res.wall.Round(time.Millisecond), res.cpu.Round(time.Millisecond),
 		mib(baseHeap), mib(res.heapPeak), mib(endHeap))
 	if endHeap > baseHeap+8<<20 {
 		t.Errorf("heap did not return near baseline: %.1f MiB before, %.1f MiB after", mib(baseHeap), mib(endHeap))
