@@ -63,8 +63,7 @@ func (k *keyCache) reload(now time.Time) error {
 	k.mu.Lock()
 	// Keep the last good value of a key the keychain could not answer for right
 	// now (locked, gone): a transient keychain problem must not break requests.
-	for name, err := range errs {
-		_ = err
+	for name := range errs {
 		if old, ok := k.vals[name]; ok {
 			vals[name] = old
 		}
