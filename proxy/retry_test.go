@@ -248,3 +248,19 @@ func TestUpstreamErrorsDoNotShowTheURL(t *testing.T) {
 		t.Fatal("no last_error recorded")
 	}
 }
+
+func TestHTTP2ToAnUpstreamThatOffersIt(t *testing.T) {
+	var proto atomic.Int64
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proto.Store(int64(r.ProtoMajor))
+	}))
+	up.EnableHTTP2 = true
+	up.StartTLS()
+	defer up.Close()
+	tp := startProxy(t, retryConfig, up)
+	resp := tp.do(t, "GET", "/api/v1/models", nil, nil)
+	readAll(t, resp)
+	if resp.StatusCode != 200 || proto.Load() != 2 {
+		t.Fatalf("status %d, upstream saw HTTP/%d; want HTTP/2", resp.StatusCode, proto.Load())
+	}
+}
