@@ -52,15 +52,37 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# poll SECONDS COMMAND...: polls COMMAND until it succeeds; fails after SECONDS.
+poll() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.1
+	done
+}
+
 # wait_for DESCRIPTION SECONDS COMMAND...: polls COMMAND until it succeeds.
 wait_for() {
 	local what=$1 secs=$2
 	shift 2
-	local deadline=$((SECONDS + secs))
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < deadline)) || die "$what: not within ${secs}s (logs follow)"
-		sleep 0.1
+	poll "$secs" "$@" || die "$what: not within ${secs}s (logs follow)"
+}
+
+# open_submenu DESCRIPTION N KEYS...: presses KEYS until N menus are open.
+# A key press that lands while the app updates its menu can be lost, so the
+# last key (Right) is pressed again; if the submenu still does not open the
+# picture shows less, which is said, not fatal (the check needs the menu).
+open_submenu() {
+	local what=$1 n=$2
+	shift 2
+	xdotool key --delay 150 "$@"
+	for _ in 1 2 3; do
+		poll 3 menus_at_least "$n" && return 0
+		xdotool key Right
 	done
+	say "note: $what did not open; the picture shows less of the menu"
+	return 1
 }
 
 # The app: a given binary, or the tray test helper in demo mode.
@@ -197,10 +219,8 @@ menus() {
 }
 menus_at_least() { (($(menus) >= $1)); }
 wait_for "the tray menu to open" 10 menus_at_least 1
-xdotool key --delay 150 Down Down Down Down Down Right
-wait_for "the Upstreams submenu to open" 10 menus_at_least 2
-xdotool key --delay 150 Down Right
-wait_for "the openai submenu to open" 10 menus_at_least 3
+open_submenu "the Upstreams submenu" 2 Down Down Down Down Down Right &&
+	open_submenu "the openai submenu" 3 Down Right || true
 # Let GTK draw the submenus it just mapped before taking the picture.
 sleep 0.5
 
