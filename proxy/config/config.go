@@ -46,6 +46,12 @@ const (
 	DefaultShutdown       = 10 * time.Second
 	DefaultReadHeader     = 10 * time.Second
 	DefaultSaveDelay      = time.Second
+	// DefaultBreakerFailures is how many final failures in a row open an
+	// upstream's circuit breaker when breaker.failures is not set.
+	DefaultBreakerFailures = 5
+	// DefaultBreakerCooldown is how long an open breaker skips its upstream
+	// before one probe request may try it again.
+	DefaultBreakerCooldown = 30 * time.Second
 )
 
 // Config is a loaded, validated configuration. The zero value is not useful:
@@ -98,10 +104,22 @@ type Upstream struct {
 	URL        *url.URL
 	UserAgent  string            // fixed User-Agent; "" pins the first client User-Agent seen
 	Headers    map[string]string // extra headers; values may hold ${key:NAME} and ${env:VAR}
-	Key        string            // keychain entry injected into AuthHeader ("" = none)
+	Key        string            // keychain entry injected into AuthHeader ("" = none); with a pool, the first of Keys
+	Keys       []string          // the key pool in order of preference (keys:); key: alone gives a pool of one; nil = none
 	AuthHeader string            // "x-api-key" or "authorization" (sent as "Bearer <key>")
 	Throttle   Throttle
 	Retry      Retry
+	Fallbacks  []string          // upstreams a finally failed request is replayed to, in order (fallbacks:)
+	ModelMap   map[string]string // JSON "model" rewrites applied when this upstream serves as a fallback (model_map:)
+	Breaker    Breaker
+}
+
+// Breaker configures an upstream's circuit breaker: after Failures final
+// failures in a row the upstream is skipped for Cooldown, then one probe
+// request decides whether it closes again. Failures 0 turns it off.
+type Breaker struct {
+	Failures int
+	Cooldown time.Duration
 }
 
 // KeyNames returns every keychain entry the upstream uses: Key and the
@@ -110,6 +128,9 @@ func (u Upstream) KeyNames() []string {
 	seen := map[string]bool{}
 	if u.Key != "" {
 		seen[u.Key] = true
+	}
+	for _, k := range u.Keys {
+		seen[k] = true
 	}
 	for _, v := range u.Headers {
 		for _, m := range refPattern.FindAllStringSubmatch(v, -1) {
@@ -248,7 +269,34 @@ func build(fc fileConfig) (*Config, error) {
 		}
 		c.Upstreams = append(c.Upstreams, u)
 	}
+	if err := checkFallbacks(c.Upstreams); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// checkFallbacks makes sure every fallback names another configured upstream.
+// Only the first upstream's fallbacks are followed (a fallback's own
+// fallbacks are not), so a cycle cannot loop and is allowed.
+func checkFallbacks(ups []Upstream) error {
+	known := map[string]bool{}
+	names := make([]string, 0, len(ups))
+	for _, u := range ups {
+		known[u.Name] = true
+		names = append(names, u.Name)
+	}
+	for _, u := range ups {
+		for i, f := range u.Fallbacks {
+			p := fmt.Sprintf("upstreams.%s.fallbacks[%d]", u.Name, i)
+			switch {
+			case f == u.Name:
+				return fmt.Errorf("%s: %q is the upstream itself", p, f)
+			case !known[f]:
+				return fmt.Errorf("%s: no upstream called %q (known: %s)", p, f, strings.Join(names, ", "))
+			}
+		}
+	}
+	return nil
 }
 
 func buildUpstream(name string, fu *fileUpstream, base Retry, queueWait time.Duration) (Upstream, error) {
@@ -294,8 +342,55 @@ func buildUpstream(name string, fu *fileUpstream, base Retry, queueWait time.Dur
 		}
 		u.Headers[k] = v
 	}
+	if len(fu.Keys) > 0 {
+		if fu.Key != "" {
+			return Upstream{}, fmt.Errorf("%s.keys: set either key (one key) or keys (a pool), not both", p)
+		}
+		seenKey := map[string]bool{}
+		for i, k := range fu.Keys {
+			if k == "" {
+				return Upstream{}, fmt.Errorf("%s.keys[%d]: empty key name", p, i)
+			}
+			if seenKey[k] {
+				return Upstream{}, fmt.Errorf("%s.keys[%d]: %q is listed twice", p, i, k)
+			}
+			seenKey[k] = true
+		}
+		u.Keys = append([]string(nil), fu.Keys...)
+		u.Key = u.Keys[0]
+	} else if u.Key != "" {
+		u.Keys = []string{u.Key}
+	}
 	if u.Key != "" && u.AuthHeader == "" {
 		u.AuthHeader = "x-api-key"
+	}
+	seenFallback := map[string]bool{}
+	for i, f := range fu.Fallbacks {
+		if seenFallback[f] {
+			return Upstream{}, fmt.Errorf("%s.fallbacks[%d]: %q is listed twice", p, i, f)
+		}
+		seenFallback[f] = true
+	}
+	u.Fallbacks = append([]string(nil), fu.Fallbacks...)
+	if len(fu.ModelMap) > 0 {
+		u.ModelMap = map[string]string{}
+		for from, to := range fu.ModelMap {
+			if from == "" || to == "" {
+				return Upstream{}, fmt.Errorf("%s.model_map: %q: %q: both model names are needed", p, from, to)
+			}
+			u.ModelMap[from] = to
+		}
+	}
+	u.Breaker = Breaker{Failures: DefaultBreakerFailures, Cooldown: DefaultBreakerCooldown}
+	if b := fu.Breaker.Failures; b != nil {
+		if *b < 0 || *b > 1000 {
+			return Upstream{}, fmt.Errorf("%s.breaker.failures: %d is out of range 0-1000 (0 turns the breaker off)", p, *b)
+		}
+		u.Breaker.Failures = *b
+	}
+	u.Breaker.Cooldown = orDur(fu.Breaker.Cooldown, u.Breaker.Cooldown)
+	if u.Breaker.Failures > 0 && u.Breaker.Cooldown <= 0 {
+		return Upstream{}, fmt.Errorf("%s.breaker.cooldown: must be more than 0", p)
 	}
 	switch u.AuthHeader {
 	case "", "x-api-key", "authorization":

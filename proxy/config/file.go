@@ -48,4 +48,13 @@ type fileUpstream struct {
 	AuthHeader string            `yaml:"auth_header"`
 	Throttle   fileThrottle      `yaml:"throttle"`
 	Retry      fileRetry         `yaml:"retry"`
+	Keys       []string          `yaml:"keys"`
+	Fallbacks  []string          `yaml:"fallbacks"`
+	ModelMap   map[string]string `yaml:"model_map"`
+	Breaker    fileBreaker       `yaml:"breaker"`
+}
+
+type fileBreaker struct {
+	Failures *int      `yaml:"failures"`
+	Cooldown *Duration `yaml:"cooldown"`
 }
