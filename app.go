@@ -18,6 +18,7 @@ import (
 	"github.com/clearway/clearway/proxy"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/events"
+	"github.com/clearway/clearway/proxy/health"
 	"github.com/clearway/clearway/proxy/keychain"
 	"github.com/clearway/clearway/tray"
 )
@@ -331,7 +332,7 @@ func (c *appCore) State() tray.State {
 		s.BaseURL = "http://" + st.Addr
 		for _, u := range st.Upstreams {
 			s.Upstreams = append(s.Upstreams, tray.UpstreamState{
-				Name: u.Name, URL: u.URL, Health: health(u.State), Requests: u.Requests, Retries: u.Retries,
+				Name: u.Name, URL: u.URL, Health: trayHealth(u.State), Requests: u.Requests, Retries: u.Retries,
 				InFlight: int(u.InFlight), Cookies: u.CookieCount, LastStatus: u.LastStatus,
 			})
 		}
@@ -355,13 +356,13 @@ func (c *appCore) State() tray.State {
 	return s
 }
 
-func health(state string) tray.Health {
-	switch state {
-	case "ok":
+func trayHealth(h health.Health) tray.Health {
+	switch h {
+	case health.OK:
 		return tray.HealthOK
-	case "retrying":
+	case health.Retrying:
 		return tray.HealthRetrying
-	case "failing":
+	case health.Failing:
 		return tray.HealthFailing
 	default:
 		return tray.HealthIdle

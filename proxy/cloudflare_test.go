@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/clearway/clearway/internal/cfgate"
+	"github.com/clearway/clearway/proxy/health"
 )
 
 const gateConfig = `
@@ -60,7 +61,7 @@ func TestCloudflareClearanceIsKeptAndSentAgain(t *testing.T) {
 		t.Errorf("upstream saw %d attempts for 4 requests, want 5", a)
 	}
 	st := tp.srv.Status().Upstreams[0]
-	if st.Requests != 4 || st.Retries != 1 || st.CookieCount != 1 || st.CookieNames[0] != "cf_clearance" || st.State != "ok" {
+	if st.Requests != 4 || st.Retries != 1 || st.CookieCount != 1 || st.CookieNames[0] != "cf_clearance" || st.State != health.OK {
 		t.Errorf("status = %+v", st)
 	}
 }

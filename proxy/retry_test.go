@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/clearway/clearway/proxy/events"
+	"github.com/clearway/clearway/proxy/health"
 )
 
 // scripted answers attempt n with script[n] (the last entry repeats) and
@@ -160,7 +161,7 @@ func TestGiveUpPassesTheLastAnswerThrough(t *testing.T) {
 	if kinds[events.Retrying] != 3 || kinds[events.GaveUp] != 1 {
 		t.Errorf("events = %v, want 3 retrying and 1 gave_up", kinds)
 	}
-	if st := tp.srv.Status().Upstreams[0]; st.State != "failing" || st.Failures != 1 {
+	if st := tp.srv.Status().Upstreams[0]; st.State != health.Failing || st.Failures != 1 {
 		t.Errorf("status after give-up: %+v", st)
 	}
 }

@@ -3,6 +3,8 @@ package proxy
 import (
 	"sort"
 	"time"
+
+	"github.com/clearway/clearway/proxy/health"
 )
 
 // Status is the proxy's state as /_clearway/status shows it. It never holds a
@@ -23,7 +25,7 @@ type Status struct {
 type UpstreamStatus struct {
 	Name        string         `json:"name"`
 	URL         string         `json:"url"`
-	State       string         `json:"state"` // "idle", "ok", "retrying", "failing"
+	State       health.Health  `json:"state"` // "idle", "ok", "retrying", "failing"
 	Requests    uint64         `json:"requests"`
 	Retries     uint64         `json:"retries"`
 	Failures    uint64         `json:"failures"`
@@ -95,16 +97,7 @@ func (sess *session) status() UpstreamStatus {
 		t := time.Unix(0, at)
 		us.LastAt = &t
 	}
-	switch {
-	case us.Retrying > 0:
-		us.State = "retrying"
-	case c.failing.Load():
-		us.State = "failing"
-	case us.Requests == 0:
-		us.State = "idle"
-	default:
-		us.State = "ok"
-	}
+	us.State = c.health()
 	names := map[string]bool{}
 	for _, rec := range sess.jar.Records() {
 		cs := CookieStatus{Name: rec.Name, Domain: rec.Domain, Path: rec.Path}
@@ -121,4 +114,50 @@ func (sess *session) status() UpstreamStatus {
 	sort.Strings(us.CookieNames)
 	us.CookieCount = len(us.Cookies)
 	return us
+}
+
+// health decides the upstream's health from its counters.
+func (c *upstreamStats) health() health.Health {
+	switch {
+	case c.retrying.Load() > 0:
+		return health.Retrying
+	case c.failing.Load():
+		return health.Failing
+	case c.requests.Load() == 0:
+		return health.Idle
+	default:
+		return health.OK
+	}
+}
+
+// Counters is one upstream's live counters: what Status reports, minus
+// everything that needs a lock or a walk through the cookie jar, so it is
+// cheap enough to poll. The zero value is an idle upstream with no name.
+type Counters struct {
+	Name       string
+	Health     health.Health
+	Requests   uint64
+	Retries    uint64
+	Failures   uint64
+	InFlight   int64
+	LastStatus int
+}
+
+// Counters returns every upstream's counters, sorted by name. It reads
+// atomics only. Safe for concurrent use.
+func (s *Server) Counters() []Counters {
+	out := make([]Counters, 0, len(s.names))
+	for _, name := range s.names {
+		c := &s.sessions[name].stats
+		out = append(out, Counters{
+			Name:       name,
+			Health:     c.health(),
+			Requests:   c.requests.Load(),
+			Retries:    c.retries.Load(),
+			Failures:   c.failures.Load(),
+			InFlight:   c.inFlight.Load(),
+			LastStatus: int(c.lastStatus.Load()),
+		})
+	}
+	return out
 }
