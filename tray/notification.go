@@ -58,7 +58,7 @@ func (c *Coalescer) Decide(e events.Event, now time.Time) (Notification, bool) {
 		window = DefaultCoalesceWindow
 	}
 	k := coalesceKey{e.Upstream, e.Kind}
-	if e.Kind == events.KeyMissing {
+	if e.Kind == events.KeyMissing || e.Kind == events.KeyRefused {
 		k.upstream = "key:" + e.Key
 	}
 	if t, ok := c.last[k]; ok && now.Sub(t) < window && now.Sub(t) >= 0 {
@@ -75,7 +75,8 @@ func (c *Coalescer) Decide(e events.Event, now time.Time) (Notification, bool) {
 func notifiable(e events.Event) bool {
 	switch e.Kind {
 	case events.Retrying, events.GaveUp, events.Throttled, events.Unreachable,
-		events.PortInUse, events.KeychainError, events.KeyMissing:
+		events.PortInUse, events.KeychainError, events.KeyMissing,
+		events.KeyRefused, events.BreakerOpened, events.BreakerClosed, events.FellBack:
 		return true
 	case events.Recovered:
 		return e.Attempt > 1 // a first-try success is not news
@@ -148,6 +149,32 @@ func message(e events.Event, earlier int) Notification {
 		n.Body = "A request to " + up + " needs it. Copy the key, then choose API keys › " + e.Key +
 			" › Set from clipboard in the clearway menu."
 		n.Urgent = true
+	case events.KeyRefused:
+		n.Key = "key:" + e.Key
+		n.Summary = "API key " + e.Key + " was refused"
+		n.Body = up + " refused it (" + why(e) + "). clearway uses the pool's other keys and leaves this one aside until you set it again " +
+			"(API keys › " + e.Key + " › Set from clipboard, or `clearway keys set " + e.Key + "`)."
+		n.Urgent = true
+	case events.BreakerOpened:
+		n.Key = "breaker:" + up
+		n.Summary = up + ": circuit open"
+		n.Body = fmt.Sprintf("%s failed %s in a row (%s); requests skip it", up, plural(e.Attempt, "time", "times"), why(e))
+		if e.Delay > 0 {
+			n.Body += " for " + e.Delay.Round(time.Second).String()
+		}
+		n.Body += " and go to its fallbacks, or get an immediate 503. Then one request probes it."
+		n.Urgent = true
+	case events.BreakerClosed:
+		n.Key = "breaker:" + up
+		n.Summary = up + ": circuit closed"
+		n.Body = "A probe request to " + up + " succeeded; requests go to it again."
+	case events.FellBack:
+		n.Key = "fallback:" + up
+		n.Summary = up + ": answered by " + e.Fallback
+		n.Body = up + " failed (" + why(e) + "), so clearway sent the request to its fallback " + e.Fallback + "."
+		if earlier > 0 {
+			n.Body += fmt.Sprintf(" %s since the last notice.", plural(earlier, "more request", "more requests"))
+		}
 	}
 	return n
 }

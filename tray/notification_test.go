@@ -112,3 +112,33 @@ func TestKeyMissingCoalescedPerKey(t *testing.T) {
 		t.Error("the same missing key was shown twice in the window")
 	}
 }
+
+func TestResilienceNotifications(t *testing.T) {
+	var c Coalescer
+	cases := []struct {
+		e           events.Event
+		summary     string
+		bodyHas     string
+		urgent      bool
+		coalescedAt time.Duration // a second identical event this long after is silenced
+	}{
+		{events.Event{Kind: events.KeyRefused, Upstream: "anthropic", Key: "anthropic-2", Reason: "401"},
+			"API key anthropic-2 was refused", "(401)", true, time.Second},
+		{events.Event{Kind: events.BreakerOpened, Upstream: "supermemory", Attempt: 5, Reason: "status 503", Delay: 30 * time.Second},
+			"supermemory: circuit open", "failed 5 times in a row (status 503); requests skip it for 30s", true, time.Second},
+		{events.Event{Kind: events.BreakerClosed, Upstream: "supermemory"},
+			"supermemory: circuit closed", "succeeded", false, time.Second},
+		{events.Event{Kind: events.FellBack, Upstream: "supermemory", Fallback: "anthropic", Reason: "status 429"},
+			"supermemory: answered by anthropic", "fallback anthropic", false, time.Second},
+	}
+	for i, tc := range cases {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		n, ok := c.Decide(tc.e, at)
+		if !ok || n.Summary != tc.summary || !strings.Contains(n.Body, tc.bodyHas) || n.Urgent != tc.urgent {
+			t.Errorf("%v: shown %v %+v, want %q containing %q urgent %v", tc.e.Kind, ok, n, tc.summary, tc.bodyHas, tc.urgent)
+		}
+		if _, ok := c.Decide(tc.e, at.Add(tc.coalescedAt)); ok {
+			t.Errorf("%v: a repeat within the window was shown", tc.e.Kind)
+		}
+	}
+}

@@ -28,6 +28,11 @@ const (
 	SaveFailed          // writing the cookie jars failed (Err); retried later
 	CookiesChanged      // an upstream's jar changed (Upstream)
 	KeysChanged         // keys were set, deleted or reloaded
+	KeyRefused          // the upstream refused key Key (Reason: "401", "enforced_spend_limit_reached"); set aside until it changes
+	BreakerOpened       // Upstream's circuit breaker opened after final failures in a row (Reason); requests skip it for Delay
+	BreakerClosed       // Upstream's circuit breaker closed again after a good probe
+	FellBack            // a request to Upstream finally failed (Reason) and was replayed to Fallback, which answered Status
+	CookiesDropped      // short-lived Cloudflare cookies of Upstream were dropped (Reason names them and why)
 )
 
 var kindNames = [...]string{
@@ -35,7 +40,8 @@ var kindNames = [...]string{
 	Retrying: "retrying", Recovered: "recovered", GaveUp: "gave_up", Throttled: "throttled",
 	Unreachable: "unreachable", KeyMissing: "key_missing", KeychainError: "keychain_error",
 	CookiesSaved: "cookies_saved", SaveFailed: "save_failed", CookiesChanged: "cookies_changed",
-	KeysChanged: "keys_changed",
+	KeysChanged: "keys_changed", KeyRefused: "key_refused", BreakerOpened: "breaker_opened",
+	BreakerClosed: "breaker_closed", FellBack: "fell_back", CookiesDropped: "cookies_dropped",
 }
 
 // String returns the kind's snake_case name, as used in logs and JSON.
@@ -59,7 +65,8 @@ type Event struct {
 	Delay       time.Duration // wait before the next attempt (Retrying)
 	Reason      string        // why (e.g. "429", "cloudflare 1015", "retry-after 3s")
 	Addr        string        // listen address (Listening, PortInUse)
-	Key         string        // key name (KeyMissing)
+	Key         string        // key name (KeyMissing, KeyRefused)
+	Fallback    string        // the fallback upstream that was tried (FellBack)
 	Err         string        // error text, when there is one
 }
 
