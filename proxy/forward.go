@@ -14,7 +14,7 @@ import (
 
 	"github.com/clearway/clearway/proxy/events"
 	"github.com/clearway/clearway/proxy/retry"
-	"github.com/clearway/clearway/proxy/throttle"
+	"github.com/clearway/clearway/proxy/seam"
 )
 
 // errIdleStream cancels an upstream request whose body went silent too long.
@@ -48,7 +48,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, sess *session, 
 		header.Del("X-Api-Key")
 		header.Del("Authorization")
 	}
-	if !s.injectKeys(w, r, sess, header, tokenRequired) {
+	clientKey := !tokenRequired && clientToken(r.Header) != ""
+	cred, ok := s.credential(w, r.Context(), sess, 1, clientKey)
+	if !ok {
 		return
 	}
 
@@ -57,16 +59,21 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, sess *session, 
 		return
 	}
 
-	release, err := sess.limiter.Acquire(r.Context())
+	release, err := s.limiter.Acquire(r.Context(), up.Name)
 	if err != nil {
-		var refused *throttle.Refused
-		if errors.As(err, &refused) {
+		var refused *seam.Refused
+		switch {
+		case errors.As(err, &refused):
 			s.log.Warn("local throttle full", "upstream", up.Name, "reason", refused.Reason, "retry_after", refused.RetryAfter)
 			s.bus.Publish(events.Event{Kind: events.Throttled, Upstream: up.Name, Status: http.StatusTooManyRequests, Reason: refused.Reason})
 			writeThrottled(w, up.Name, refused.RetryAfter)
-			return
+		case r.Context().Err() != nil:
+			// the client left while queued
+		default:
+			s.log.Warn("limiter failed", "upstream", up.Name, "err", err)
+			writeError(w, http.StatusServiceUnavailable, errUnavailable, "the limiter for upstream "+strconv.Quote(up.Name)+" failed: "+err.Error())
 		}
-		return // the client left while queued
+		return
 	}
 	defer release()
 
@@ -78,7 +85,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, sess *session, 
 		target.RawPath = ""
 	}
 	target.RawQuery = r.URL.RawQuery
-	s.roundTrip(w, r, rc, sess, target.String(), header, body)
+	s.roundTrip(w, r, rc, sess, target.String(), header, body, cred, clientKey)
 }
 
 func pathOf(escapedRest string) string {
@@ -89,46 +96,34 @@ func pathOf(escapedRest string) string {
 	return p
 }
 
-// injectKeys sets the upstream's real key and the ${key:...} headers. It
-// answers the client itself and returns false when a needed key is missing.
-func (s *Server) injectKeys(w http.ResponseWriter, r *http.Request, sess *session, header http.Header, tokenRequired bool) bool {
-	up := sess.up
-	if up.Key != "" {
-		key, ok, kerr := s.keys.get(up.Key)
-		switch {
-		case ok && up.AuthHeader == "authorization":
-			header.Set("Authorization", "Bearer "+key)
-		case ok:
-			header.Set("X-Api-Key", key)
-		case !tokenRequired && clientToken(r.Header) != "":
-			// client_token: false and the client brought its own key: pass it on.
-		default:
-			s.keyProblem(w, up.Name, up.Key, kerr)
-			return false
-		}
+// credential asks the Credentials for attempt's key headers. It answers the
+// client itself and returns false when the request cannot go.
+func (s *Server) credential(w http.ResponseWriter, ctx context.Context, sess *session, attempt int, clientKey bool) (seam.Credential, bool) {
+	cred, err := s.creds.Credential(ctx, seam.KeyRequest{Upstream: sess.up.Name, Attempt: attempt, ClientKey: clientKey})
+	if err == nil {
+		return cred, true
 	}
-	for name, val := range sess.headers {
-		if !strings.Contains(val, "${key:") {
-			header.Set(name, val)
-			continue
-		}
-		var missing string
-		var missingErr error
-		expanded := keyRef.ReplaceAllStringFunc(val, func(m string) string {
-			kn := keyRef.FindStringSubmatch(m)[1]
-			v, ok, kerr := s.keys.get(kn)
-			if !ok && missing == "" {
-				missing, missingErr = kn, kerr
-			}
-			return v
-		})
-		if missing != "" {
-			s.keyProblem(w, up.Name, missing, missingErr)
-			return false
-		}
-		header.Set(name, expanded)
+	var ke *seam.KeyError
+	if errors.As(err, &ke) {
+		s.keyProblem(w, sess.up.Name, ke.Key, ke.Err)
+		return seam.Credential{}, false
 	}
-	return true
+	s.log.Warn("no credential for the upstream", "upstream", sess.up.Name, "attempt", attempt, "err", err)
+	writeError(w, http.StatusServiceUnavailable, errUnavailable, "no credential for upstream "+strconv.Quote(sess.up.Name)+": "+err.Error())
+	return seam.Credential{}, false
+}
+
+// report tells the Credentials how the upstream answered an attempt, and the
+// Limiter when the upstream asked to wait. It returns true when the
+// Credentials want the request retried with another key.
+func (s *Server) report(sess *session, cred seam.Credential, status int, header http.Header, err error, v retry.Verdict) bool {
+	if status >= 400 && v.HasAfter {
+		s.limiter.Pause(sess.up.Name, cred.Name, s.clock.Now().Add(v.After))
+	}
+	return s.creds.Report(cred, seam.Outcome{
+		Status: status, Header: header, Err: err,
+		Retry: v.Retry, After: v.After, HasAfter: v.HasAfter, Reason: v.Reason,
+	})
 }
 
 func (s *Server) keyProblem(w http.ResponseWriter, upstream, key string, kerr error) {
@@ -189,13 +184,19 @@ func discardBody(w http.ResponseWriter, r *http.Request) {
 const maxDiscard = 4 << 20
 
 // roundTrip runs the attempts and writes the final answer.
-func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, sess *session, target string, header http.Header, body []byte) {
+func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, sess *session, target string, header http.Header, body []byte, cred seam.Credential, clientKey bool) {
 	ctx := r.Context()
 	maxAttempts := sess.policy.MaxRetries + 1
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			var ok bool
+			if cred, ok = s.credential(w, ctx, sess, attempt, clientKey); !ok {
+				return
+			}
+		}
 		actx, cancel := context.WithCancelCause(ctx)
-		req, err := newAttempt(actx, r.Method, target, header, body)
+		req, err := newAttempt(actx, r.Method, target, header, cred.Header, body)
 		if err != nil {
 			cancel(nil)
 			writeError(w, http.StatusBadRequest, errInvalidRequest, "bad request for upstream: "+err.Error())
@@ -209,8 +210,9 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 				return
 			}
 			v := sess.policy.ClassifyError(err)
-			if v.Retry && attempt < maxAttempts {
-				if !s.waitRetry(ctx, sess, attempt, maxAttempts, 0, v) {
+			switchKey := s.report(sess, cred, 0, nil, err, v)
+			if (v.Retry || switchKey) && attempt < maxAttempts {
+				if !s.waitRetry(ctx, sess, attempt, maxAttempts, 0, v, switchKey) {
 					return
 				}
 				continue
@@ -224,10 +226,11 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 			peeked = s.peekBody(resp.Body, cancel)
 		}
 		v := sess.policy.ClassifyResponse(resp.StatusCode, resp.Header, peeked, time.Now())
-		if v.Retry && attempt < maxAttempts {
+		switchKey := s.report(sess, cred, resp.StatusCode, resp.Header, nil, v)
+		if (v.Retry || switchKey) && attempt < maxAttempts {
 			drain(resp.Body)
 			cancel(nil)
-			if !s.waitRetry(ctx, sess, attempt, maxAttempts, resp.StatusCode, v) {
+			if !s.waitRetry(ctx, sess, attempt, maxAttempts, resp.StatusCode, v, switchKey) {
 				return
 			}
 			continue
@@ -240,14 +243,18 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 }
 
 // newAttempt builds one attempt's request: the buffered body replayed byte
-// for byte, a fresh copy of the headers (the jar adds its cookies to it).
-// Kept out of roundTrip so the streaming goroutine's stack stays small.
-func newAttempt(ctx context.Context, method, target string, header http.Header, body []byte) (*http.Request, error) {
+// for byte, a fresh copy of the headers (the jar adds its cookies to it) with
+// the credential's headers set on it. Kept out of roundTrip so the streaming
+// goroutine's stack stays small.
+func newAttempt(ctx context.Context, method, target string, header, credHeader http.Header, body []byte) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header = header.Clone()
+	for k, vv := range credHeader {
+		req.Header[k] = vv
+	}
 	req.ContentLength = int64(len(body))
 	if len(body) == 0 {
 		req.Body = http.NoBody
@@ -296,11 +303,15 @@ func (s *Server) peekBody(body io.Reader, cancel context.CancelCauseFunc) []byte
 	return b
 }
 
-// waitRetry logs and publishes the retry, then waits the chosen delay. It
-// returns false when the client left during the wait.
-func (s *Server) waitRetry(ctx context.Context, sess *session, attempt, maxAttempts, status int, v retry.Verdict) bool {
+// waitRetry logs and publishes the retry, then waits the chosen delay (none
+// when switchKey: the next attempt goes with another key). It returns false
+// when the client left during the wait.
+func (s *Server) waitRetry(ctx context.Context, sess *session, attempt, maxAttempts, status int, v retry.Verdict, switchKey bool) bool {
 	st := &sess.stats
-	delay, why := sess.policy.Delay(attempt, v)
+	delay, why := time.Duration(0), "none: another key"
+	if !switchKey {
+		delay, why = sess.policy.Delay(attempt, v)
+	}
 	st.retries.Add(1)
 	st.lastStatus.Store(int64(status))
 	s.logAttempt(sess, attempt, maxAttempts, status, delay, v.Reason+"; wait "+why)

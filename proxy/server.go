@@ -21,6 +21,7 @@ import (
 	"github.com/clearway/clearway/proxy/cookiejar"
 	"github.com/clearway/clearway/proxy/events"
 	"github.com/clearway/clearway/proxy/retry"
+	"github.com/clearway/clearway/proxy/seam"
 	"github.com/clearway/clearway/proxy/throttle"
 )
 
@@ -42,6 +43,21 @@ type Options struct {
 	Clock      throttle.Clock // time for retry waits and throttling; nil: the wall clock
 	Version    string         // shown by /_clearway/health and status
 	Listener   net.Listener   // serve on this instead of listening on Config.Listen
+
+	// The request path's seams (see package seam). Each nil field gets the
+	// default, which is what clearway does without them.
+
+	// Limiter decides when a request may go upstream. nil: throttle.NewLocal
+	// with each upstream's throttle settings and Clock.
+	Limiter seam.Limiter
+	// Credentials gives each attempt its key headers and hears how the
+	// upstream answered. nil: the single-key injection (the upstream's key in
+	// its auth header, ${key:NAME} in its headers, from Keys, 401 naming the
+	// key when it is not set).
+	Credentials seam.Credentials
+	// Transports builds each upstream's RoundTripper. nil: seam.HTTPTransports
+	// with Config.Timeouts and RootCAs.
+	Transports seam.Transports
 }
 
 // Server is the proxy. Build it with New, run it with Run. It is safe for
@@ -57,6 +73,8 @@ type Server struct {
 	missing  func(name string) string
 	guard    *guard
 	clock    throttle.Clock
+	limiter  seam.Limiter
+	creds    seam.Credentials
 	version  string
 	sessions map[string]*session
 	names    []string // upstream names, sorted
@@ -117,13 +135,37 @@ func New(opts Options) (*Server, error) {
 		token = opts.Token
 	}
 	s.guard = newGuard(cfg.Listen, cfg.AllowedHosts, cfg.AllowedOrigins, token)
+	transports := opts.Transports
+	if transports == nil {
+		transports = seam.HTTPTransports{
+			Connect:        cfg.Timeouts.Connect,
+			TLSHandshake:   cfg.Timeouts.TLSHandshake,
+			ResponseHeader: cfg.Timeouts.ResponseHeader,
+			RootCAs:        opts.RootCAs,
+		}
+	}
+	s.limiter = opts.Limiter
+	if s.limiter == nil {
+		settings := make(map[string]throttle.Settings, len(cfg.Upstreams))
+		for _, up := range cfg.Upstreams {
+			settings[up.Name] = throttle.Settings{
+				PerMinute:     up.Throttle.RequestsPerMinute,
+				Burst:         up.Throttle.Burst,
+				MaxConcurrent: up.Throttle.MaxConcurrent,
+				MaxWait:       up.Throttle.MaxQueueWait,
+			}
+		}
+		s.limiter = throttle.NewLocal(settings, s.clock)
+	}
 	var keyNames []string
 	seen := map[string]bool{}
+	headers := map[string]map[string]string{}
 	for _, up := range cfg.Upstreams {
-		sess, err := s.newSession(up, opts.RootCAs)
+		sess, err := s.newSession(up, transports)
 		if err != nil {
 			return nil, err
 		}
+		headers[up.Name] = sess.headers
 		s.sessions[up.Name] = sess
 		s.names = append(s.names, up.Name)
 		for _, k := range up.KeyNames() {
@@ -135,6 +177,10 @@ func New(opts Options) (*Server, error) {
 	}
 	sort.Strings(s.names)
 	s.keys = newKeyCache(opts.Keys, opts.KeyNotFound, keyNames)
+	s.creds = opts.Credentials
+	if s.creds == nil {
+		s.creds = newSingleKey(s.keys, cfg.Upstreams, headers)
+	}
 	if err := s.keys.reload(time.Now()); err != nil {
 		s.log.Warn("keychain: could not read the API keys; requests that need them will fail until it answers", "err", err)
 		s.bus.Publish(events.Event{Kind: events.KeychainError, Err: err.Error()})
@@ -144,25 +190,21 @@ func New(opts Options) (*Server, error) {
 
 var envRef = regexp.MustCompile(`\$\{env:([^}]*)\}`)
 
-func (s *Server) newSession(up config.Upstream, roots *x509.CertPool) (*session, error) {
-	tr := newTransport(s.cfg.Timeouts, roots)
+func (s *Server) newSession(up config.Upstream, transports seam.Transports) (*session, error) {
+	tr, err := transports.Transport(up.Name, up.URL)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: transport for upstream %s: %w", up.Name, err)
+	}
 	jar := s.cookies.Jar(up.Name)
 	sess := &session{
-		up:        up,
-		transport: tr,
-		jar:       jar,
+		up:  up,
+		jar: jar,
 		policy: retry.Policy{
 			MaxRetries:    up.Retry.MaxRetries,
 			InitialDelay:  up.Retry.InitialDelay,
 			MaxDelay:      up.Retry.MaxDelay,
 			MaxRetryAfter: up.Retry.MaxRetryAfter,
 		},
-		limiter: throttle.New(throttle.Settings{
-			PerMinute:     up.Throttle.RequestsPerMinute,
-			Burst:         up.Throttle.Burst,
-			MaxConcurrent: up.Throttle.MaxConcurrent,
-			MaxWait:       up.Throttle.MaxQueueWait,
-		}, s.clock),
 		headers: map[string]string{},
 	}
 	sess.client = &http.Client{
@@ -269,7 +311,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Warn("some request handlers did not return within 5s of shutdown")
 	}
 	for _, sess := range s.sessions {
-		sess.transport.CloseIdleConnections()
+		sess.client.CloseIdleConnections()
 	}
 	s.bus.Publish(events.Event{Kind: events.Stopped, Addr: addr})
 	s.log.Info("stopped", "addr", addr)

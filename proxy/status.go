@@ -66,7 +66,9 @@ func (s *Server) Status() Status {
 	st.CookiesFile = s.cookies.Path()
 	for _, name := range s.names {
 		sess := s.sessions[name]
-		st.Upstreams = append(st.Upstreams, sess.status())
+		us := sess.status()
+		us.QueueLength = s.limiter.Waiting(name)
+		st.Upstreams = append(st.Upstreams, us)
 	}
 	return st
 }
@@ -82,7 +84,6 @@ func (sess *session) status() UpstreamStatus {
 		InFlight:    c.inFlight.Load(),
 		Retrying:    c.retrying.Load(),
 		LastStatus:  int(c.lastStatus.Load()),
-		QueueLength: sess.limiter.Waiting(),
 		Key:         sess.up.Key,
 		CookieNames: []string{},
 		Cookies:     []CookieStatus{},

@@ -45,7 +45,12 @@ func TestLocalThrottle(t *testing.T) {
 		if hits.Load() != 1 {
 			t.Fatalf("upstream saw %d requests, want 1", hits.Load())
 		}
-		if ev := <-sub; ev.Kind != events.Throttled || ev.Upstream != "api" {
+		// Run publishes "listening" after Ready, so it may come first.
+		ev := <-sub
+		for ev.Kind == events.Listening {
+			ev = <-sub
+		}
+		if ev.Kind != events.Throttled || ev.Upstream != "api" {
 			t.Errorf("event %+v, want throttled for api", ev)
 		}
 		release <- struct{}{}

@@ -5,11 +5,10 @@ package throttle
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync/atomic"
 	"time"
 
+	"github.com/clearway/clearway/proxy/seam"
 	"golang.org/x/time/rate"
 )
 
@@ -23,52 +22,22 @@ type Settings struct {
 }
 
 // Clock is the time source a Limiter uses; tests replace it to avoid sleeping.
-type Clock interface {
-	Now() time.Time
-	// Sleep waits d or until ctx is done, whichever comes first.
-	Sleep(ctx context.Context, d time.Duration) error
-}
+// It is seam.Clock.
+type Clock = seam.Clock
 
-// RealClock is the wall clock. Its zero value is ready to use.
-type RealClock struct{}
-
-// Now returns time.Now().
-func (RealClock) Now() time.Time { return time.Now() }
-
-// Sleep waits d with a timer, or returns ctx.Err() when ctx ends first.
-func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+// RealClock is the wall clock (seam.RealClock). Its zero value is ready to use.
+type RealClock = seam.RealClock
 
 // ErrQueueFull is matched (errors.Is) by the *Refused error Acquire returns when
-// the wait would exceed MaxWait.
-var ErrQueueFull = errors.New("throttle: queue full")
+// the wait would exceed MaxWait. It is seam.ErrRefused.
+var ErrQueueFull = seam.ErrRefused
 
-// Refused says a request was not let through and when it could be tried again.
-type Refused struct {
-	RetryAfter time.Duration
-	Reason     string // "rate" or "concurrency"
-}
+// Refused says a request was not let through and when it could be tried
+// again (Reason "rate" or "concurrency"). It is seam.Refused.
+type Refused = seam.Refused
 
-func (e *Refused) Error() string {
-	return fmt.Sprintf("throttle: %s limit, try again in %s", e.Reason, e.RetryAfter.Round(time.Millisecond))
-}
-
-// Is makes errors.Is(err, ErrQueueFull) true.
-func (e *Refused) Is(target error) bool { return target == ErrQueueFull }
-
-// Limiter applies Settings. A nil *Limiter lets everything through. Safe for
-// concurrent use.
+// Limiter applies Settings to one upstream. One that limits nothing lets
+// everything through. Build it with New; safe for concurrent use.
 type Limiter struct {
 	s       Settings
 	clock   Clock
@@ -78,11 +47,9 @@ type Limiter struct {
 	active  atomic.Int64
 }
 
-// New returns a Limiter for s, or nil when s limits nothing. clock nil means RealClock.
+// New returns a Limiter for s (never nil; one that limits nothing when s sets
+// no limit). clock nil means RealClock.
 func New(s Settings, clock Clock) *Limiter {
-	if s.PerMinute <= 0 && s.MaxConcurrent <= 0 {
-		return nil
-	}
 	if clock == nil {
 		clock = RealClock{}
 	}
@@ -99,17 +66,11 @@ func New(s Settings, clock Clock) *Limiter {
 
 // Waiting returns how many requests are queued now.
 func (l *Limiter) Waiting() int {
-	if l == nil {
-		return 0
-	}
 	return int(l.waiting.Load())
 }
 
 // Active returns how many requests hold a slot now.
 func (l *Limiter) Active() int {
-	if l == nil {
-		return 0
-	}
 	return int(l.active.Load())
 }
 
@@ -118,7 +79,7 @@ func (l *Limiter) Active() int {
 // when the request is done. Errors: *Refused (errors.Is ErrQueueFull) when the
 // wait would be too long, or ctx.Err() when the caller gave up.
 func (l *Limiter) Acquire(ctx context.Context) (release func(), err error) {
-	if l == nil {
+	if l.bucket == nil && l.slots == nil {
 		return func() {}, nil
 	}
 	l.waiting.Add(1)

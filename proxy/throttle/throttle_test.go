@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/clearway/clearway/proxy/seam"
 )
 
 // fakeClock advances only when a Sleep asks it to, and records the sleeps.
@@ -40,16 +42,47 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-func TestNilLimiterLetsAllThrough(t *testing.T) {
+func TestNoLimitsLetsAllThrough(t *testing.T) {
 	l := New(Settings{}, nil)
-	if l != nil {
-		t.Fatal("no limits should give a nil limiter")
+	for range 100 {
+		release, err := l.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
 	}
-	release, err := l.Acquire(context.Background())
+	if l.Waiting() != 0 {
+		t.Fatalf("Waiting = %d, want 0", l.Waiting())
+	}
+}
+
+func TestLocalLimitsPerUpstream(t *testing.T) {
+	clk := &fakeClock{now: time.Unix(0, 0), block: make(chan struct{})}
+	l := NewLocal(map[string]Settings{"a": {MaxConcurrent: 1}}, clk)
+	ctx := context.Background()
+	release, err := l.Acquire(ctx, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, err = l.Acquire(ctx, "a")
+	var refused *seam.Refused
+	if !errors.As(err, &refused) || !errors.Is(err, seam.ErrRefused) || refused.Reason != "concurrency" {
+		t.Fatalf("second request to a: err = %v, want a concurrency refusal", err)
+	}
+	for range 3 { // b has no settings: never limited
+		if _, err := l.Acquire(ctx, "b"); err != nil {
+			t.Fatalf("b: %v", err)
+		}
+	}
 	release()
+	r2, err := l.Acquire(ctx, "a")
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	r2()
+	if l.Waiting("a") != 0 || l.Waiting("b") != 0 {
+		t.Fatal("nothing should be waiting")
+	}
 }
 
 func TestRateWaitsThenRefusesPastMaxWait(t *testing.T) {
