@@ -188,6 +188,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 	ctx := r.Context()
 	maxAttempts := sess.policy.MaxRetries + 1
 	start := time.Now()
+	stealthRetried := false
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			var ok bool
@@ -224,6 +225,15 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 		var peeked []byte
 		if retry.NeedsBody(resp.StatusCode, resp.Header) {
 			peeked = s.peekBody(resp.Body, cancel)
+		}
+		if !stealthRetried && s.stealthDenied(sess, resp, peeked) {
+			// One extra attempt without the stale cookies; it does not
+			// count against max_retries.
+			stealthRetried = true
+			maxAttempts++
+			drain(resp.Body)
+			cancel(nil)
+			continue
 		}
 		v := sess.policy.ClassifyResponse(resp.StatusCode, resp.Header, peeked, time.Now())
 		switchKey := s.report(sess, cred, resp.StatusCode, resp.Header, nil, v)

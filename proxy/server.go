@@ -176,6 +176,7 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	sort.Strings(s.names)
+	s.dropStaleCloudflare(time.Now())
 	s.keys = newKeyCache(opts.Keys, opts.KeyNotFound, keyNames)
 	s.creds = opts.Credentials
 	if s.creds == nil {

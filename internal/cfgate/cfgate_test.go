@@ -38,3 +38,29 @@ func TestGateLetsOnlyAKeptCookieThrough(t *testing.T) {
 		t.Fatalf("passed %d attempts %d", g.Passed.Load(), g.Attempts.Load())
 	}
 }
+
+func TestBotGateRefusesABotCookieFromAnEarlierLifetime(t *testing.T) {
+	g := &BotGate{}
+	srv := httptest.NewTLSServer(g)
+	defer srv.Close()
+	c := srv.Client()
+	c.Jar, _ = cookiejar.New(nil)
+	get := func() int {
+		resp, err := c.Get(srv.URL + "/v1/messages")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if a, b := get(), get(); a != 200 || b != 200 {
+		t.Fatalf("same lifetime: %d %d", a, b)
+	}
+	g.Forget()
+	if got := get(); got != 403 {
+		t.Fatalf("stale __cf_bm after Forget: %d, want 403", got)
+	}
+	if g.WithClearance.Load() != 1 || g.Denied.Load() != 1 {
+		t.Fatalf("with clearance %d denied %d", g.WithClearance.Load(), g.Denied.Load())
+	}
+}
