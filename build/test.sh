@@ -79,12 +79,13 @@ declare -A PKG=(
 	[makensis]=nsis
 	[xclip]=xclip
 	[osslsigncode]=osslsigncode
+	[redis-server]=redis-server # shared limits (proxy/shared, e2e teams tests)
 	[gcc]=gcc # go test -race needs cgo
 )
 # Installed together whenever something is missing (apt skips what is there).
 ALL_PACKAGES=(dbus-daemon dbus-bin gnome-keyring libsecret-tools xvfb xauth dunst libnotify-bin
 	xfce4-panel imagemagick xdotool x11-utils nginx-light wrk curl desktop-file-utils nsis xclip
-	osslsigncode gcc libc6-dev)
+	osslsigncode redis-server gcc libc6-dev)
 
 have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]; }
 

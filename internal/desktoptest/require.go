@@ -32,6 +32,7 @@ var Packages = map[string]string{
 	"desktop-file-validate": "desktop-file-utils",
 	"makensis":              "nsis",
 	"xclip":                 "xclip",
+	"redis-server":          "redis-server",
 	"osslsigncode":          "osslsigncode",
 }
 

@@ -1,0 +1,439 @@
+package shared
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/clearway/clearway/proxy/throttle"
+)
+
+// Settings are one upstream's limits, as in its throttle block. The zero
+// value limits nothing.
+type Settings struct {
+	throttle.Settings
+	TokensPerMinute float64 // token budget charged from reported usage; 0: none
+}
+
+// Local is the limiter used while Redis is unavailable: this instance's own
+// limits (a *throttle.Limiter, whose nil value lets everything through).
+type Local interface {
+	Acquire(ctx context.Context) (release func(), err error)
+}
+
+// pollEvery is how often a request waiting for a concurrency slot asks again.
+const pollEvery = 50 * time.Millisecond
+
+// Limiter holds requests to one upstream to the team's shared limits while
+// its Client is connected, and to Local otherwise. Safe for concurrent use.
+type Limiter struct {
+	c        *Client
+	upstream string
+	s        Settings
+	local    Local
+	limit    redis_rate.Limit
+	rateKey  string // redis_rate adds its own "rate:" prefix
+	semKey   string
+	tokKey   string
+
+	rateGate chan struct{} // one waiter per instance asks for a rate token at a time
+	slotGate chan struct{} // and for a concurrency slot
+
+	mu     sync.Mutex
+	paused map[string]time.Time // "" (the whole upstream) or key name -> no request before
+	tokTAT float64              // local token budget: theoretical arrival time, unix ms
+
+	waiting atomic.Int64
+	active  atomic.Int64
+}
+
+// Limiter returns the shared limiter of upstream, falling back to local.
+func (c *Client) Limiter(upstream string, s Settings, local Local) *Limiter {
+	l := &Limiter{
+		c:        c,
+		upstream: upstream,
+		s:        s,
+		local:    local,
+		rateKey:  c.prefix[len("clearway:"):] + upstream, // stored as rate:<namespace>:<upstream>
+		semKey:   c.prefix + "sem:" + upstream,
+		tokKey:   c.prefix + "tokens:" + upstream,
+		rateGate: make(chan struct{}, 1),
+		slotGate: make(chan struct{}, 1),
+		paused:   map[string]time.Time{},
+	}
+	if s.PerMinute > 0 {
+		l.limit = rateLimit(s.PerMinute, max(s.Burst, 1))
+	}
+	return l
+}
+
+// rateLimit turns a per-minute rate into redis_rate's integer Limit: whole
+// rates as they are, fractional ones scaled over a longer period (the GCRA
+// interval, period/rate, is what counts).
+func rateLimit(perMinute float64, burst int) redis_rate.Limit {
+	if perMinute == math.Trunc(perMinute) && perMinute < 1e9 {
+		return redis_rate.Limit{Rate: int(perMinute), Burst: burst, Period: time.Minute}
+	}
+	return redis_rate.Limit{Rate: int(math.Round(perMinute * 1000)), Burst: burst, Period: 1000 * time.Minute}
+}
+
+// Waiting is how many requests wait for their turn now.
+func (l *Limiter) Waiting() int { return int(l.waiting.Load()) }
+
+// Active is how many requests hold a turn now.
+func (l *Limiter) Active() int { return int(l.active.Load()) }
+
+// Acquire waits for a request's turn to the upstream (with key, the key-pool
+// entry it will use; "" for none): no pause in force, the token budget not
+// overdrawn, a rate token, then a concurrency slot, within MaxWait in all. On
+// success the caller must call release once when the request is done.
+// Errors: *throttle.Refused (errors.Is throttle.ErrQueueFull) when the wait
+// would be too long, or ctx.Err() when the caller gave up. A Redis failure
+// is never an error: the request goes on under the local limits.
+func (l *Limiter) Acquire(ctx context.Context, key string) (release func(), err error) {
+	l.waiting.Add(1)
+	defer l.waiting.Add(-1)
+	deadline := l.c.clock.Now().Add(l.s.MaxWait)
+	if err := l.waitPause(ctx, key, deadline); err != nil {
+		return nil, err
+	}
+	if err := l.waitTokens(ctx, deadline); err != nil {
+		return nil, err
+	}
+	if l.c.connected.Load() {
+		ok, err := l.takeRate(ctx, deadline)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			rel, ok, err := l.takeSlot(ctx, deadline)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				return l.hold(rel), nil
+			}
+		}
+	}
+	// Redis is unavailable (or just failed): this instance's own limits.
+	if l.local == nil {
+		return l.hold(func() {}), nil
+	}
+	rel, err := l.local.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return l.hold(rel), nil
+}
+
+func (l *Limiter) hold(rel func()) func() {
+	l.active.Add(1)
+	var once atomic.Bool
+	return func() {
+		if once.CompareAndSwap(false, true) {
+			l.active.Add(-1)
+			rel()
+		}
+	}
+}
+
+// refuse builds the refusal of a wait that would end after deadline.
+func refuse(reason string, wait time.Duration) error {
+	return &throttle.Refused{RetryAfter: max(wait, time.Millisecond), Reason: reason}
+}
+
+// Pause says no request may go to the upstream (key "" ) or to that key
+// before until, for every instance of the team: the upstream asked for the
+// wait (Retry-After, a reset header, a Cloudflare 1015). A later until
+// extends a pause; an earlier one changes nothing.
+func (l *Limiter) Pause(key string, until time.Time) {
+	l.mu.Lock()
+	if until.After(l.paused[key]) {
+		l.paused[key] = until
+	}
+	l.mu.Unlock()
+	d := until.Sub(l.c.clock.Now())
+	if d <= 0 {
+		return
+	}
+	_, _ = l.c.call(context.Background(), func(ctx context.Context) error {
+		return pauseScript.Run(ctx, l.c.rdb, []string{l.pauseKey(key)}, d.Milliseconds()+1).Err()
+	})
+}
+
+func (l *Limiter) pauseKey(key string) string {
+	if key == "" {
+		return l.c.prefix + "pause:" + l.upstream
+	}
+	return l.c.prefix + "pause:" + l.upstream + ":" + key
+}
+
+// pausedFor is how long from now no request may go (0: none), as this
+// instance knows it and as Redis says.
+func (l *Limiter) pausedFor(ctx context.Context, key string) (time.Duration, error) {
+	now := l.c.clock.Now()
+	l.mu.Lock()
+	until := l.paused[""]
+	if key != "" && l.paused[key].After(until) {
+		until = l.paused[key]
+	}
+	l.mu.Unlock()
+	wait := until.Sub(now)
+	keys := []string{l.pauseKey("")}
+	if key != "" {
+		keys = append(keys, l.pauseKey(key))
+	}
+	var ms int64
+	_, err := l.c.call(ctx, func(ctx context.Context) error {
+		var err error
+		ms, err = pausedScript.Run(ctx, l.c.rdb, keys).Int64()
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	// PTTL is whole milliseconds, rounded down: wait one more.
+	if d := time.Duration(ms+1) * time.Millisecond; ms > 0 && d > wait {
+		wait = d
+	}
+	return max(wait, 0), nil
+}
+
+func (l *Limiter) waitPause(ctx context.Context, key string, deadline time.Time) error {
+	for {
+		wait, err := l.pausedFor(ctx, key)
+		if err != nil || wait <= 0 {
+			return err
+		}
+		if l.c.clock.Now().Add(wait).After(deadline) {
+			return refuse("paused", wait)
+		}
+		if err := l.c.clock.Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// takeRate takes a token of the shared request budget, waiting for it
+// within deadline. ok is false when Redis became unavailable.
+func (l *Limiter) takeRate(ctx context.Context, deadline time.Time) (ok bool, err error) {
+	if l.s.PerMinute <= 0 {
+		return true, nil
+	}
+	if err := l.enter(ctx, l.rateGate, deadline, "rate"); err != nil {
+		return false, err
+	}
+	defer func() { <-l.rateGate }()
+	for {
+		var res *redis_rate.Result
+		ok, err := l.c.call(ctx, func(ctx context.Context) error {
+			var err error
+			res, err = l.c.rate.Allow(ctx, l.rateKey, l.limit)
+			return err
+		})
+		if !ok {
+			return false, err
+		}
+		if res.Allowed > 0 {
+			return true, nil
+		}
+		wait := res.RetryAfter
+		if l.c.clock.Now().Add(wait).After(deadline) {
+			return false, refuse("rate", wait)
+		}
+		if err := l.c.clock.Sleep(ctx, wait); err != nil {
+			return false, err
+		}
+	}
+}
+
+// enter waits for the instance's turn to ask Redis, within deadline.
+func (l *Limiter) enter(ctx context.Context, gate chan struct{}, deadline time.Time, reason string) error {
+	select {
+	case gate <- struct{}{}:
+		return nil
+	default:
+	}
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	select {
+	case gate <- struct{}{}:
+		return nil
+	case <-wctx.Done():
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		wait := time.Second
+		if reason == "rate" && l.s.PerMinute > 0 {
+			wait = time.Duration(float64(time.Minute) / l.s.PerMinute * float64(l.waiting.Load()))
+		}
+		return refuse(reason, wait)
+	}
+}
+
+// takeSlot takes a lease on one of the shared concurrency slots, waiting
+// for one within deadline. ok is false when Redis became unavailable.
+func (l *Limiter) takeSlot(ctx context.Context, deadline time.Time) (release func(), ok bool, err error) {
+	if l.s.MaxConcurrent <= 0 {
+		return func() {}, true, nil
+	}
+	if err := l.enter(ctx, l.slotGate, deadline, "concurrency"); err != nil {
+		return nil, false, err
+	}
+	defer func() { <-l.slotGate }()
+	id := l.c.id + ":" + strconv.FormatUint(l.c.seq.Add(1), 10)
+	lease := l.c.opts.Lease.Milliseconds()
+	for {
+		var got int64
+		ok, err := l.c.call(ctx, func(ctx context.Context) error {
+			var err error
+			got, err = semScript.Run(ctx, l.c.rdb, []string{l.semKey}, l.s.MaxConcurrent, id, lease).Int64()
+			return err
+		})
+		if !ok {
+			return nil, false, err
+		}
+		if got == 1 {
+			break
+		}
+		left := deadline.Sub(l.c.clock.Now())
+		if left <= 0 {
+			return nil, false, refuse("concurrency", time.Second)
+		}
+		if err := l.c.clock.Sleep(ctx, min(left, pollEvery)); err != nil {
+			return nil, false, err
+		}
+	}
+	l.c.mu.Lock()
+	if l.c.leases[l.semKey] == nil {
+		l.c.leases[l.semKey] = map[string]struct{}{}
+	}
+	l.c.leases[l.semKey][id] = struct{}{}
+	l.c.mu.Unlock()
+	return func() {
+		l.c.mu.Lock()
+		delete(l.c.leases[l.semKey], id)
+		l.c.mu.Unlock()
+		_, _ = l.c.call(context.Background(), func(ctx context.Context) error {
+			return l.c.rdb.ZRem(ctx, l.semKey, id).Err()
+		})
+	}, true, nil
+}
+
+// Charge spends tokens (input plus output, as the answer reported them)
+// from the token budget. Without tokens_per_minute it does nothing.
+func (l *Limiter) Charge(tokens int) {
+	if l.s.TokensPerMinute <= 0 || tokens <= 0 {
+		return
+	}
+	interval := 60000 / l.s.TokensPerMinute // ms per token
+	now := float64(l.c.clock.Now().UnixMicro()) / 1000
+	l.mu.Lock()
+	l.tokTAT = math.Max(l.tokTAT, now) + float64(tokens)*interval
+	l.mu.Unlock()
+	_, _ = l.c.call(context.Background(), func(ctx context.Context) error {
+		return tokensScript.Run(ctx, l.c.rdb, []string{l.tokKey}, "charge", strconv.FormatFloat(interval, 'f', -1, 64), tokens).Err()
+	})
+}
+
+// tokenDebt is how long until the token budget is no longer overdrawn (0:
+// it is not). The budget's burst is one minute's worth.
+func (l *Limiter) tokenDebt(ctx context.Context) (time.Duration, error) {
+	interval := 60000 / l.s.TokensPerMinute
+	if l.c.connected.Load() {
+		var ms int64
+		ok, err := l.c.call(ctx, func(ctx context.Context) error {
+			var err error
+			ms, err = tokensScript.Run(ctx, l.c.rdb, []string{l.tokKey}, "check", strconv.FormatFloat(interval, 'f', -1, 64), 0).Int64()
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			return time.Duration(ms) * time.Millisecond, nil
+		}
+	}
+	now := float64(l.c.clock.Now().UnixMicro()) / 1000
+	l.mu.Lock()
+	debt := l.tokTAT - now - 60000
+	l.mu.Unlock()
+	return time.Duration(math.Max(debt, 0) * float64(time.Millisecond)), nil
+}
+
+func (l *Limiter) waitTokens(ctx context.Context, deadline time.Time) error {
+	if l.s.TokensPerMinute <= 0 {
+		return nil
+	}
+	for {
+		wait, err := l.tokenDebt(ctx)
+		if err != nil || wait <= 0 {
+			return err
+		}
+		if l.c.clock.Now().Add(wait).After(deadline) {
+			return refuse("tokens", wait)
+		}
+		if err := l.c.clock.Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// semScript takes a lease (ARGV[2], for ARGV[3] ms) when fewer than ARGV[1]
+// unexpired leases are held; 1 if taken, 0 if full. Expiry uses Redis's
+// clock, so laptops' clocks do not matter.
+var semScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[3]))
+  return 1
+end
+return 0
+`)
+
+// pauseScript pauses for ARGV[1] ms unless a longer pause is in force.
+var pauseScript = redis.NewScript(`
+local cur = redis.call('PTTL', KEYS[1])
+if cur < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+return 1
+`)
+
+// pausedScript returns the longest remaining pause of KEYS, in ms (0: none).
+var pausedScript = redis.NewScript(`
+local best = 0
+for i = 1, #KEYS do
+  local ms = redis.call('PTTL', KEYS[i])
+  if ms > best then best = ms end
+end
+return best
+`)
+
+// tokensScript is GCRA with debt for the token budget, on Redis's clock:
+// "charge" moves the theoretical arrival time on by ARGV[3] tokens of
+// ARGV[2] ms each, allowed or not (the tokens are already spent); "check"
+// returns the ms until the budget (one minute's worth) is no longer overdrawn.
+var tokensScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = t[1] * 1000 + t[2] / 1000
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+if ARGV[1] == 'charge' then
+  tat = tat + tonumber(ARGV[2]) * tonumber(ARGV[3])
+  redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil(tat - now) + 1000)
+  return 0
+end
+local debt = tat - now - 60000
+if debt <= 0 then return 0 end
+return math.ceil(debt)
+`)
