@@ -23,7 +23,11 @@ import (
 const FileVersion = 1
 
 // maxFileSize bounds what Open reads; a larger file is treated as corrupt.
-const maxFileSize = 64 << 20
+// With the per-upstream byte budget a file written by this version stays far
+// below it (256 KiB per upstream plus the JSON around it); the margin lets a
+// file written before the budget existed still load, each jar trimmed to its
+// budget, instead of being moved aside whole.
+const maxFileSize = 256 << 20
 
 // corruptTimeFormat stamps the name a bad file is moved to:
 // cookies.json.corrupt-20060102T150405Z.
@@ -44,6 +48,13 @@ func DefaultPath() string {
 //
 //	{"version":1,"saved_at":"...","upstreams":{"<name>":{"user_agent":"...","cookies":[...]}}}
 type fileData struct {
+	Version   int                        `json:"version"`
+	SavedAt   time.Time                  `json:"saved_at,omitzero"`
+	Upstreams map[string]json.RawMessage `json:"upstreams"`
+}
+
+// fileOut is fileData as written.
+type fileOut struct {
 	Version   int                     `json:"version"`
 	SavedAt   time.Time               `json:"saved_at,omitzero"`
 	Upstreams map[string]fileUpstream `json:"upstreams"`
@@ -134,6 +145,15 @@ func decodeFile(data []byte) (*fileData, error) {
 	return &fd, nil
 }
 
+// decodeUpstream parses one upstream's part of the file, so that a part that
+// does not parse costs only that upstream.
+func decodeUpstream(raw json.RawMessage, up *fileUpstream) error {
+	if err := json.Unmarshal(raw, up); err != nil {
+		return describeJSONError(err)
+	}
+	return nil
+}
+
 // describeJSONError turns a decoding error into a message that names the
 // place, never the content (which may be a cookie value).
 func describeJSONError(err error) error {
@@ -158,7 +178,7 @@ func encodeFile(savedAt time.Time, ups map[string]fileUpstream) ([]byte, error) 
 	if savedAt.After(lastFileTime) {
 		savedAt = lastFileTime
 	}
-	fd := fileData{Version: FileVersion, SavedAt: normalTime(savedAt), Upstreams: ups}
+	fd := fileOut{Version: FileVersion, SavedAt: normalTime(savedAt), Upstreams: ups}
 	data, err := json.MarshalIndent(fd, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode cookie jars: %w", err)

@@ -71,7 +71,7 @@ func FuzzLoadFile(f *testing.F) {
 			t.Fatalf("our own file does not load: %v\n%s", err, saved)
 		}
 		s2 := open()
-		if s2.apply(fd2) {
+		if dropped, _ := s2.apply(fd2); dropped {
 			t.Fatalf("reloading our own file dropped cookies\n%s", saved)
 		}
 		for _, up := range s.Upstreams() {

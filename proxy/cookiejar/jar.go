@@ -14,7 +14,21 @@ import (
 const (
 	DefaultMaxCookies        = 1000
 	DefaultMaxSessionCookies = 200
+	// DefaultMaxCookieSize is the largest cookie (name + value, in bytes)
+	// a jar keeps: the 4096 bytes RFC 6265 section 6.1 asks user agents to
+	// support at least, and what browsers keep. A larger one is dropped, as
+	// browsers drop it.
+	DefaultMaxCookieSize = 4096
+	// DefaultMaxBytes is the byte budget of one jar (the sum of every
+	// cookie's name, value, domain and path). Beyond it the oldest cookies
+	// other than Cloudflare's clearance go first, so one upstream that sends
+	// many large cookies can neither fill the disk nor the memory.
+	DefaultMaxBytes = 256 << 10
 )
+
+// clearanceCookie is the cookie a byte budget drops last: losing it costs
+// a new Cloudflare challenge.
+const clearanceCookie = "cf_clearance"
 
 // JarOptions configure NewJar. The zero value uses time.Now and the default
 // caps.
@@ -30,6 +44,13 @@ type JarOptions struct {
 	// MaxSessionCookies caps the cookies without expiry; the oldest are
 	// dropped first. 0 means DefaultMaxSessionCookies, negative means no cap.
 	MaxSessionCookies int
+	// MaxCookieSize drops a cookie whose name and value together are longer
+	// (in bytes). 0 means DefaultMaxCookieSize, negative means no cap.
+	MaxCookieSize int
+	// MaxBytes is the jar's byte budget (see DefaultMaxBytes); the oldest
+	// non-clearance cookies are dropped first. 0 means DefaultMaxBytes,
+	// negative means no budget.
+	MaxBytes int
 }
 
 // Jar is one upstream's http.CookieJar. SetCookies and Cookies delegate to a
@@ -46,12 +67,15 @@ type Jar struct {
 	now        func() time.Time
 	maxCookies int
 	maxSession int
+	maxSize    int
+	maxBytes   int
 	onChange   func() // set at construction, never changed; nil for none
 
 	mu          sync.RWMutex
 	std         *cookiejar.Jar
 	recs        map[recordKey]Record
 	nSession    int       // session records in recs
+	nBytes      int       // sum of recs' size()
 	lastCreated time.Time // Created of the newest record; creation stamps strictly increase
 	nextExpiry  time.Time // no record expires before this; zero: none expires
 }
@@ -65,7 +89,15 @@ func newJar(opts JarOptions, onChange func()) *Jar {
 		now:        opts.Now,
 		maxCookies: opts.MaxCookies,
 		maxSession: opts.MaxSessionCookies,
+		maxSize:    opts.MaxCookieSize,
+		maxBytes:   opts.MaxBytes,
 		onChange:   onChange,
+	}
+	if j.maxSize == 0 {
+		j.maxSize = DefaultMaxCookieSize
+	}
+	if j.maxBytes == 0 {
+		j.maxBytes = DefaultMaxBytes
 	}
 	if j.now == nil {
 		j.now = time.Now
@@ -90,6 +122,7 @@ func (j *Jar) resetLocked() {
 	j.std = newStdJar()
 	j.recs = make(map[recordKey]Record)
 	j.nSession = 0
+	j.nBytes = 0
 	j.nextExpiry = time.Time{}
 }
 
@@ -259,6 +292,14 @@ func (j *Jar) setLocked(u *url.URL, cookies []*http.Cookie, now time.Time, keepC
 		return false
 	}
 	defPath := defaultPath(u.Path)
+	if j.maxSize > 0 && slices.ContainsFunc(cookies, j.oversized) {
+		// Dropped before the standard jar sees them, as a browser drops them:
+		// an existing cookie of that name stays as it was.
+		cookies = slices.DeleteFunc(slices.Clone(cookies), j.oversized)
+		if len(cookies) == 0 {
+			return false
+		}
+	}
 	j.std.SetCookies(u, cookies)
 	for _, c := range cookies {
 		if c == nil {
@@ -297,6 +338,11 @@ func (j *Jar) setLocked(u *url.URL, cookies []*http.Cookie, now time.Time, keepC
 	return changed
 }
 
+// oversized reports whether c is nil or larger than the cookie size cap.
+func (j *Jar) oversized(c *http.Cookie) bool {
+	return c == nil || (j.maxSize > 0 && len(c.Name)+len(c.Value) > j.maxSize)
+}
+
 // stamp returns t as a creation time strictly after every earlier one, so
 // creation order is a total order that a replay reproduces.
 func (j *Jar) stamp(t time.Time) time.Time {
@@ -309,10 +355,14 @@ func (j *Jar) stamp(t time.Time) time.Time {
 }
 
 func (j *Jar) putLocked(k recordKey, rec, old Record, exists bool) {
-	if exists && old.Session() {
-		j.nSession--
+	if exists {
+		j.nBytes -= old.size()
+		if old.Session() {
+			j.nSession--
+		}
 	}
 	j.recs[k] = rec
+	j.nBytes += rec.size()
 	if rec.Session() {
 		j.nSession++
 	} else if j.nextExpiry.IsZero() || rec.Expires.Before(j.nextExpiry) {
@@ -322,6 +372,7 @@ func (j *Jar) putLocked(k recordKey, rec, old Record, exists bool) {
 
 func (j *Jar) deleteLocked(k recordKey, rec Record) {
 	delete(j.recs, k)
+	j.nBytes -= rec.size()
 	if rec.Session() {
 		j.nSession--
 	}
@@ -359,7 +410,8 @@ func (j *Jar) sweepLocked(now time.Time) {
 func (j *Jar) capLocked(now time.Time) {
 	overSession := j.maxSession > 0 && j.nSession > j.maxSession
 	overAll := j.maxCookies > 0 && len(j.recs) > j.maxCookies
-	if !overSession && !overAll {
+	overBytes := j.maxBytes > 0 && j.nBytes > j.maxBytes
+	if !overSession && !overAll && !overBytes {
 		return
 	}
 	j.sweepLocked(now)
@@ -382,6 +434,28 @@ func (j *Jar) capLocked(now time.Time) {
 		}
 		slices.SortFunc(all, func(a, b Record) int { return a.Created.Compare(b.Created) })
 		for _, r := range all[:len(all)-j.maxCookies] {
+			j.dropLocked(r)
+		}
+	}
+	if j.maxBytes > 0 && j.nBytes > j.maxBytes {
+		all := make([]Record, 0, len(j.recs))
+		for _, r := range j.recs {
+			all = append(all, r)
+		}
+		// Clearance cookies last, then oldest first.
+		slices.SortFunc(all, func(a, b Record) int {
+			if ac, bc := a.Name == clearanceCookie, b.Name == clearanceCookie; ac != bc {
+				if ac {
+					return 1
+				}
+				return -1
+			}
+			return a.Created.Compare(b.Created)
+		})
+		for _, r := range all {
+			if j.nBytes <= j.maxBytes {
+				break
+			}
 			j.dropLocked(r)
 		}
 	}

@@ -41,7 +41,7 @@ func roundTrip(t testing.TB, j *Jar) *Jar {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.apply(fd) {
+	if dropped, _ := s.apply(fd); dropped {
 		t.Errorf("replay dropped cookies that were current when saved")
 	}
 	return s.Jar("up")

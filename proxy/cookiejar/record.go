@@ -49,6 +49,10 @@ type Record struct {
 // Session reports whether r is a session cookie (no expiry).
 func (r Record) Session() bool { return r.Expires.IsZero() }
 
+// size is what r counts against a jar's byte budget: its name, value,
+// domain and path.
+func (r Record) size() int { return len(r.Name) + len(r.Value) + len(r.Domain) + len(r.Path) }
+
 // Expired reports whether r has an expiry that is not after now.
 func (r Record) Expired(now time.Time) bool {
 	return !r.Expires.IsZero() && !r.Expires.After(now)

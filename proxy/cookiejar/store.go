@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +41,10 @@ type Options struct {
 	// MaxCookies caps all cookies per upstream; the oldest go first.
 	// 0 means DefaultMaxCookies, negative no cap.
 	MaxCookies int
+	// MaxCookieSize and MaxBytes bound each upstream's jar as
+	// JarOptions' fields of the same names do (0: 4096 bytes per cookie,
+	// 256 KiB per upstream).
+	MaxCookieSize, MaxBytes int
 	// MinRetryDelay and MaxRetryDelay bound the backoff after a failed save
 	// (doubling from Min up to Max); 0 means 1s and 30s.
 	MinRetryDelay, MaxRetryDelay time.Duration
@@ -134,23 +140,41 @@ func Open(opts Options) (*Store, error) {
 	} else {
 		fd, err = decodeFile(data)
 	}
+	data = nil // the decoded upstreams hold what is needed
 	if err != nil {
 		moveAside(opts.Path, opts.Now(), err, s.log)
 		return s, nil
 	}
-	if s.apply(fd) {
+	dropped, bad := s.apply(fd)
+	if dropped {
 		s.markDirty() // rewrite without what was dropped
+	}
+	if len(bad) > 0 {
+		// The other upstreams keep their cookies; the file as it was is
+		// kept aside so nothing is lost, and the next save rewrites it.
+		moveAside(opts.Path, opts.Now(), fmt.Errorf("the jars of %s do not parse; the other upstreams' jars were loaded", strings.Join(bad, ", ")), s.log)
+		s.markDirty()
 	}
 	return s, nil
 }
 
-// apply fills an empty store from a decoded file. It reports whether
-// anything in the file was dropped (expired, invalid, over a cap).
-func (s *Store) apply(fd *fileData) (dropped bool) {
+// apply fills an empty store from a decoded file, one upstream at a time:
+// an upstream whose part does not parse is left out and named in bad, and
+// costs no other upstream its cookies. When anything was dropped (expired,
+// invalid, over a cap) it reports dropped.
+func (s *Store) apply(fd *fileData) (dropped bool, bad []string) {
 	s.savedAt = normalTime(fd.SavedAt)
 	invalid := 0
 	for _, name := range slices.Sorted(maps.Keys(fd.Upstreams)) {
-		up := fd.Upstreams[name]
+		var up fileUpstream
+		err := decodeUpstream(fd.Upstreams[name], &up)
+		fd.Upstreams[name] = nil // let the raw bytes go as we go
+		if err != nil {
+			s.log.Warn("cookie jar of one upstream does not parse; skipped it", "path", s.opts.Path,
+				"upstream", strconv.Quote(truncateName(name)), "reason", err.Error())
+			bad = append(bad, strconv.Quote(truncateName(name)))
+			continue
+		}
 		if name == "" {
 			invalid += len(up.Cookies)
 			continue
@@ -176,7 +200,15 @@ func (s *Store) apply(fd *fileData) (dropped bool) {
 	if invalid > 0 {
 		s.log.Warn("cookie jar file holds invalid cookies; skipped them", "path", s.opts.Path, "count", invalid)
 	}
-	return dropped || invalid > 0
+	return dropped || invalid > 0, bad
+}
+
+// truncateName shortens an upstream name read from the file for a log line.
+func truncateName(name string) string {
+	if len(name) > 64 {
+		return name[:64] + "..."
+	}
+	return name
 }
 
 // Jar returns upstream's jar, creating an empty one on first use; later calls
@@ -191,6 +223,8 @@ func (s *Store) Jar(upstream string) *Jar {
 		Now:               s.opts.Now,
 		MaxCookies:        s.opts.MaxCookies,
 		MaxSessionCookies: s.opts.MaxSessionCookies,
+		MaxCookieSize:     s.opts.MaxCookieSize,
+		MaxBytes:          s.opts.MaxBytes,
 	}, func() { s.changed(upstream) })
 	s.jars[upstream] = j
 	return j

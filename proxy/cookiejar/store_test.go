@@ -50,20 +50,23 @@ func runStore(t *testing.T, s *Store) (stop func()) {
 	return stop
 }
 
-func readFileData(t *testing.T, path string) *fileData {
+func readFileData(t *testing.T, path string) *fileOut {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd, err := decodeFile(data)
-	if err != nil {
+	if _, err := decodeFile(data); err != nil {
 		t.Fatalf("the saved file does not parse: %v", err)
 	}
-	return fd
+	var fd fileOut
+	if err := json.Unmarshal(data, &fd); err != nil {
+		t.Fatalf("the saved file does not parse: %v", err)
+	}
+	return &fd
 }
 
-func cookieNames(fd *fileData, upstream string) []string {
+func cookieNames(fd *fileOut, upstream string) []string {
 	var names []string
 	for _, c := range fd.Upstreams[upstream].Cookies {
 		names = append(names, c.Name)

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// peakRSS returns the VmHWM (peak resident set) of pid in bytes, from
+// /proc/PID/status; 0 where /proc is missing.
+func peakRSS(pid int) int64 { return procStatusKB(pid, "VmHWM:") * 1024 }
+
+// currentRSS returns the VmRSS of pid in bytes; 0 where /proc is missing.
+func currentRSS(pid int) int64 { return procStatusKB(pid, "VmRSS:") * 1024 }
+
+func procStatusKB(pid int, key string) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, key); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// TestJarFloodStaysBounded: an upstream answers ten times with 100 cookies
+// of 70 KB and 100 of 4000 bytes (the flood that once made a 70 MB jar
+// file, which the next start moved aside whole, emptying every upstream's
+// jar). With the size cap and the per-upstream byte budget the file stays
+// small and the other upstream's cookie is still sent after a restart.
+func TestJarFloodStaysBounded(t *testing.T) {
+	big := strings.Repeat("B", 70<<10)
+	mid := strings.Repeat("m", 4000)
+	var round atomic.Int64
+	flood := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := round.Add(1)
+		for i := range 100 {
+			w.Header().Add("Set-Cookie", fmt.Sprintf("big%d_%d=%s; Max-Age=86400; Path=/", n, i, big))
+			w.Header().Add("Set-Cookie", fmt.Sprintf("mid%d_%d=%s; Max-Age=86400; Path=/", n, i, mid))
+		}
+		w.WriteHeader(200)
+	}))
+	flood.Config.MaxHeaderBytes = 256 << 20 // it takes back whatever it sent
+	flood.StartTLS()
+	t.Cleanup(flood.Close)
+	var goodSaw atomic.Bool
+	good := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, err := r.Cookie("keep"); err == nil && c.Value == "GOODVALUE" {
+			goodSaw.Store(true)
+		}
+		http.SetCookie(w, &http.Cookie{Name: "keep", Value: "GOODVALUE", MaxAge: 86400, Path: "/"})
+	}))
+	t.Cleanup(good.Close)
+
+	sb := newSandbox(t)
+	// Both test servers share one certificate (httptest's built-in one).
+	sb.trust(flood)
+	sb.writeConfig(fmt.Sprintf(`listen: 127.0.0.1:0
+client_token: false
+retry: {max_retries: 0}
+cookie_save_delay: 100ms
+upstreams:
+  flood: {url: %s}
+  good: {url: %s}
+`, flood.URL, good.URL))
+	p := sb.serve()
+	if resp, body := request(t, "GET", p.url("/good/x"), nil, ""); resp.StatusCode != 200 {
+		t.Fatalf("good upstream: %d %s", resp.StatusCode, body)
+	}
+	for range 10 {
+		if resp, body := request(t, "GET", p.url("/flood/x"), nil, ""); resp.StatusCode != 200 {
+			t.Fatalf("flood upstream: %d %.200s", resp.StatusCode, body)
+		}
+	}
+	rss := peakRSS(p.cmd.Process.Pid)
+	if err := p.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	st, err := os.Stat(sb.cookieFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("after 10 floods of 100 x 70 KB + 100 x 4000 B cookies: jar file %d bytes, peak RSS %d MB", st.Size(), rss>>20)
+	if st.Size() > 2<<20 {
+		t.Errorf("jar file is %d bytes after the flood, want under 2 MiB", st.Size())
+	}
+	if b, _ := os.ReadFile(sb.cookieFile()); strings.Contains(string(b), big[:4097]) {
+		t.Error("a cookie over 4096 bytes was kept")
+	}
+	p2 := sb.serve()
+	if resp, body := request(t, "GET", p2.url("/good/x"), nil, ""); resp.StatusCode != 200 {
+		t.Fatalf("good upstream after restart: %d %s", resp.StatusCode, body)
+	}
+	if !goodSaw.Load() {
+		t.Errorf("after the flood and a restart the other upstream's cookie was not sent: %s", p2.stderr.String())
+	}
+	if m, _ := os.ReadDir(sb.dataDir()); len(m) > 0 {
+		for _, e := range m {
+			if strings.Contains(e.Name(), "corrupt") {
+				t.Errorf("the jar file was moved aside: %s", e.Name())
+			}
+		}
+	}
+}
+
+// waitFor polls cond every few milliseconds until it holds or timeout passes.
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
