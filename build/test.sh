@@ -78,6 +78,7 @@ declare -A PKG=(
 	[desktop-file-validate]=desktop-file-utils
 	[makensis]=nsis
 	[xclip]=xclip
+	[chromium]=chromium
 	[osslsigncode]=osslsigncode
 	[redis-server]=redis-server # shared limits (proxy/shared, e2e teams tests)
 	[gcc]=gcc # go test -race needs cgo

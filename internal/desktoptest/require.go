@@ -34,6 +34,7 @@ var Packages = map[string]string{
 	"xclip":                 "xclip",
 	"redis-server":          "redis-server",
 	"osslsigncode":          "osslsigncode",
+	"chromium":              "chromium",
 }
 
 // InCI reports whether the tests run in CI (environment CI=true), where a
