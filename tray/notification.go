@@ -41,6 +41,18 @@ type Coalescer struct {
 
 	last       map[coalesceKey]time.Time
 	suppressed map[coalesceKey]int
+	bursts     map[string]*burst // per upstream: the outcomes of its current burst
+}
+
+// burst tallies the final outcomes of one upstream's requests while they keep
+// coming less than a window apart, so that the one notification an upstream
+// has on screen (they share a replace key) always counts every failure: a
+// "recovered" for one request never hides a "gave up" for another.
+type burst struct {
+	last      time.Time // the latest outcome
+	failed    int
+	failWhy   string // the latest failure's cause, e.g. "HTTP 429 after 2 attempts"
+	recovered int
 }
 
 // Decide returns the notification to show for e, seen at now, and whether to
@@ -57,6 +69,17 @@ func (c *Coalescer) Decide(e events.Event, now time.Time) (Notification, bool) {
 	if window <= 0 {
 		window = DefaultCoalesceWindow
 	}
+	switch e.Kind {
+	case events.GaveUp, events.Recovered:
+		return c.outcome(e, now, window)
+	case events.Retrying:
+		if b := c.bursts[e.Upstream]; b != nil && b.failed > 0 && now.Sub(b.last) < window {
+			// The upstream's notice on screen counts failures; a retry notice
+			// would replace it and hide them.
+			c.suppressed[coalesceKey{e.Upstream, e.Kind}]++
+			return Notification{}, false
+		}
+	}
 	k := coalesceKey{e.Upstream, e.Kind}
 	if e.Kind == events.KeyMissing || e.Kind == events.KeyRefused {
 		k.upstream = "key:" + e.Key
@@ -68,6 +91,58 @@ func (c *Coalescer) Decide(e events.Event, now time.Time) (Notification, bool) {
 	n := message(e, c.suppressed[k])
 	c.last[k] = now
 	c.suppressed[k] = 0
+	return n, true
+}
+
+// outcome folds a request's final outcome into its upstream's burst and says
+// what the upstream's notification must now read. Every failure updates it (in
+// place, by its key), and so does every recovery once something failed; while
+// nothing failed, recoveries are coalesced like other kinds.
+func (c *Coalescer) outcome(e events.Event, now time.Time, window time.Duration) (Notification, bool) {
+	if c.bursts == nil {
+		c.bursts = make(map[string]*burst)
+	}
+	b := c.bursts[e.Upstream]
+	if b == nil || now.Sub(b.last) >= window || now.Before(b.last) {
+		b = &burst{}
+		c.bursts[e.Upstream] = b
+	}
+	b.last = now
+	if e.Kind == events.GaveUp {
+		b.failed++
+		b.failWhy = why(e)
+		if e.Attempt > 1 {
+			b.failWhy += " " + afterAttempts(e.Attempt)
+		}
+	} else {
+		b.recovered++
+	}
+	if b.failed == 0 {
+		k := coalesceKey{e.Upstream, e.Kind}
+		if t, ok := c.last[k]; ok && now.Sub(t) < window && now.Sub(t) >= 0 {
+			c.suppressed[k]++
+			return Notification{}, false
+		}
+		c.last[k] = now
+		c.suppressed[k] = 0
+		n := message(e, 0)
+		if b.recovered > 1 {
+			n.Body += fmt.Sprintf(" %s recovered in this burst.", plural(b.recovered, "request", "requests"))
+		}
+		return n, true
+	}
+	up := e.Upstream
+	if up == "" {
+		up = "upstream"
+	}
+	n := Notification{Key: "upstream:" + up, Urgent: true}
+	n.Summary = up + ": " + plural(b.failed, "request", "requests") + " failed"
+	n.Body = fmt.Sprintf("%s: %s failed (%s)", up, plural(b.failed, "request", "requests"), b.failWhy)
+	if b.recovered > 0 {
+		n.Summary += fmt.Sprintf(", %d recovered", b.recovered)
+		n.Body += fmt.Sprintf(", %d recovered after retrying", b.recovered)
+	}
+	n.Body += "."
 	return n, true
 }
 

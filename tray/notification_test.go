@@ -142,3 +142,38 @@ func TestResilienceNotifications(t *testing.T) {
 		}
 	}
 }
+
+// TestBurstNeverHidesAFailure replays the burst from issue 14: 8 requests
+// fail with 429 after 2 attempts and 4 recover, interleaved, with retries in
+// between. Whatever is left on screen for the upstream (the last notification
+// shown under its key) names both the failures and the recoveries.
+func TestBurstNeverHidesAFailure(t *testing.T) {
+	var c Coalescer
+	gaveUp := events.Event{Kind: events.GaveUp, Upstream: "mock", Attempt: 2, MaxAttempts: 2, Status: 429}
+	recovered := events.Event{Kind: events.Recovered, Upstream: "mock", Attempt: 2}
+	onScreen := map[string]Notification{} // key -> the notification the daemon shows
+	at := t0
+	for i := 0; i < 12; i++ {
+		at = at.Add(300 * time.Millisecond)
+		if n, ok := c.Decide(retrying("mock", 1), at); ok {
+			onScreen[n.Key] = n
+		}
+		e := gaveUp
+		if i%3 == 2 {
+			e = recovered
+		}
+		if n, ok := c.Decide(e, at.Add(100*time.Millisecond)); ok {
+			onScreen[n.Key] = n
+		}
+	}
+	n := onScreen["upstream:mock"]
+	want := "mock: 8 requests failed (HTTP 429 after 2 attempts), 4 recovered after retrying."
+	if n.Body != want || !n.Urgent {
+		t.Fatalf("left on screen: %+v\nwant body %q, urgent", n, want)
+	}
+	// A burst later, with nothing failed, a recovery alone says "recovered".
+	n, ok := c.Decide(recovered, at.Add(time.Minute))
+	if !ok || n.Summary != "mock: recovered" || n.Urgent {
+		t.Fatalf("recovery in a new burst: %v %+v", ok, n)
+	}
+}
