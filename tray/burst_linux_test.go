@@ -60,4 +60,3 @@ func TestBurstOnARealNotificationServer(t *testing.T) {
 		sawFailure = sawFailure || strings.Contains(n.Body, "failed")
 	}
 }
-
