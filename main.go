@@ -26,6 +26,8 @@ Usage:
   clearway cookies export FILE
   clearway config path|check|default
                                     where the config is, check it (and list the upstreams), the default
+  clearway doctor [--json]          check this machine (config, port, desktop, keychain, folders,
+                                    cookies, network to each upstream) and say how to fix what is wrong
   clearway version
 
 Files: config $XDG_CONFIG_HOME/clearway/config.yaml (or $CLEARWAY_CONFIG),
@@ -84,6 +86,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cmdStatus(rest, stdout)
 	case "config":
 		return cmdConfig(rest, stdout)
+	case "doctor":
+		return cmdDoctor(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+
+	"github.com/adrg/xdg"
+	"github.com/clearway/clearway/doctor"
+	"github.com/clearway/clearway/proxy/config"
+	"github.com/clearway/clearway/proxy/keychain"
+)
+
+// cmdDoctor checks the machine and prints each check with its fix. It exits 1
+// when a check failed.
+func cmdDoctor(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "one JSON object per check: name, status (ok|warn|fail), detail, fix")
+	cfgPath := fs.String("config", "", "config file to check (default $CLEARWAY_CONFIG or $XDG_CONFIG_HOME/clearway/config.yaml)")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{2, err}
+	}
+	if fs.NArg() > 0 {
+		return &exitError{2, fmt.Errorf("doctor takes no arguments, got %q", fs.Args())}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rs := doctor.Run(ctx, doctorOptions(*cfgPath))
+	var err error
+	if *asJSON {
+		err = doctor.WriteJSON(stdout, rs)
+	} else {
+		err = doctor.WriteText(stdout, rs)
+	}
+	if err != nil {
+		return err
+	}
+	if n := doctor.Failed(rs); n > 0 {
+		return &exitError{1, fmt.Errorf("doctor: %d %s failed", n, map[bool]string{true: "check", false: "checks"}[n == 1])}
+	}
+	return nil
+}
+
+// doctorOptions points the checks at the files and services this clearway
+// uses.
+func doctorOptions(cfgPath string) doctor.Options {
+	cfg, err := config.Load(cfgPath)
+	shown := cfgPath
+	if shown == "" {
+		shown = config.Path()
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil)) // the env backend's warning is a check line here
+	return doctor.Options{
+		Config:      cfg,
+		ConfigErr:   err,
+		ConfigPath:  shown,
+		Keys:        keychain.New(keychain.Options{Timeout: keychainTimeout, Logger: quiet}),
+		TokenFile:   tokenFilePath(),
+		DataDir:     dataDir(),
+		StateDir:    logDir(),
+		ConfigDir:   filepath.Join(xdg.ConfigHome, "clearway"),
+		CookiesPath: cookiesPath(),
+		UsagePath:   filepath.Join(dataDir(), "usage.db"),
+	}
+}
+
+// tokenFilePath is where the client token is kept on a machine without a
+// reachable keychain.
+func tokenFilePath() string { return filepath.Join(logDir(), "client_token") }
