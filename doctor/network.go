@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
 )
 
 // proxyVar reads a proxy variable as net/http does (upper case first).
@@ -108,7 +107,7 @@ func checkProxyEnv(_ context.Context, o *Options) []Result {
 // (folders, colon-separated) is usable, else what is wrong.
 func checkCertPath(name, val string) string {
 	if name == "SSL_CERT_DIR" {
-		for _, d := range filepath_SplitList(val) {
+		for _, d := range splitCertDirs(val) {
 			if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
 				return fmt.Sprintf("%s=%s: %s is not a readable folder", name, val, d)
 			}
@@ -125,8 +124,8 @@ func checkCertPath(name, val string) string {
 	return ""
 }
 
-// filepath_SplitList splits SSL_CERT_DIR as Go's crypto/x509 does (on ':').
-func filepath_SplitList(s string) []string { //nolint:revive // mirrors crypto/x509
+// splitCertDirs splits SSL_CERT_DIR as Go's crypto/x509 does (on ':').
+func splitCertDirs(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ":") {
 		if p != "" {
