@@ -41,10 +41,15 @@ func checkCookies(_ context.Context, o *Options) []Result {
 	var parts []string
 	var nearest time.Time
 	nearestUp := ""
+	var bad []string
 	total := 0
 	for _, u := range sum.Upstreams {
 		total += u.Cookies
 		p := fmt.Sprintf("%s %d", u.Name, u.Cookies)
+		if u.Unreadable != "" {
+			p = u.Name + " unreadable (" + u.Unreadable + "; skipped at start)"
+			bad = append(bad, u.Name)
+		}
 		if u.SessionClearance {
 			p += " (cf_clearance for this session)"
 		}
@@ -61,6 +66,10 @@ func checkCookies(_ context.Context, o *Options) []Result {
 		detail += fmt.Sprintf("; nearest cf_clearance expiry %s (%s, in %s)", nearest.UTC().Format("2006-01-02 15:04 UTC"), nearestUp, nearest.Sub(now).Round(time.Minute))
 	}
 	r.Status, r.Detail = OK, detail
+	if len(bad) > 0 {
+		r.Status = Warn
+		r.Fix = "nothing to do (the next start skips those upstreams' cookies; Cloudflare hands out new ones); `clearway cookies clear " + bad[0] + "` tidies the file"
+	}
 	if runtime.GOOS != "windows" && sum.Mode&0o077 != 0 {
 		r.Status = Warn
 		r.Detail += fmt.Sprintf("; mode %04o lets other users read the cookies", sum.Mode)

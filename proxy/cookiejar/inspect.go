@@ -33,6 +33,9 @@ type UpstreamSummary struct {
 	Clearance time.Time // nearest expiry of an unexpired cf_clearance; zero: none with an expiry
 	// SessionClearance is true when a cf_clearance without expiry is kept.
 	SessionClearance bool
+	// Unreadable says why this upstream's part of the file does not parse
+	// (Open skips it); "" when it does.
+	Unreadable string
 }
 
 // Inspect reads the jar file at path without changing anything: unlike Open
@@ -70,8 +73,14 @@ func Inspect(path string, now time.Time) (FileSummary, error) {
 		return sum, err
 	}
 	sum.SavedAt = normalTime(fd.SavedAt)
-	for name, up := range fd.Upstreams {
+	for name, raw := range fd.Upstreams {
 		us := UpstreamSummary{Name: name}
+		var up fileUpstream
+		if err := decodeUpstream(raw, &up); err != nil {
+			us.Unreadable = err.Error()
+			sum.Upstreams = append(sum.Upstreams, us)
+			continue
+		}
 		for _, c := range up.Cookies {
 			if !c.valid() {
 				continue

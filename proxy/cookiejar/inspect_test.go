@@ -74,3 +74,14 @@ func TestInspectMissingAndCorrupt(t *testing.T) {
 		t.Fatalf("Inspect moved the corrupt file: %v", err)
 	}
 }
+
+func TestInspectNamesAnUnreadableUpstream(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "cookies.json")
+	if err := os.WriteFile(p, []byte(`{"version":1,"upstreams":{"a":{"cookies":5},"b":{"cookies":[]}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Inspect(p, time.Now())
+	if err != nil || len(sum.Upstreams) != 2 || sum.Upstreams[0].Unreadable == "" || sum.Upstreams[1].Unreadable != "" {
+		t.Fatalf("Inspect = %+v, %v; want a unreadable, b fine", sum, err)
+	}
+}
