@@ -235,6 +235,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 			cancel(nil)
 			continue
 		}
+		sess.stats.noteHeadroom(resp.Header, time.Now())
 		v := sess.policy.ClassifyResponse(resp.StatusCode, resp.Header, peeked, time.Now())
 		switchKey := s.report(sess, cred, resp.StatusCode, resp.Header, nil, v)
 		if (v.Retry || switchKey) && attempt < maxAttempts {

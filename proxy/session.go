@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/cookiejar"
@@ -36,8 +37,18 @@ type upstreamStats struct {
 	retrying   atomic.Int64 // requests waiting to retry right now
 	lastStatus atomic.Int64
 	lastErr    atomic.Pointer[string]
-	lastAt     atomic.Int64 // unix nanos of the last answer
-	failing    atomic.Bool  // the last request gave up or could not reach the upstream
+	lastAt     atomic.Int64                  // unix nanos of the last answer
+	failing    atomic.Bool                   // the last request gave up or could not reach the upstream
+	headroom   atomic.Pointer[[]retry.Limit] // the rate limits the latest answer stated
+}
+
+// noteHeadroom keeps the rate limits an upstream answer states, if any, so
+// status, the tray and the dashboard can show how close the upstream is to
+// them. Answers that state none leave the last known values.
+func (c *upstreamStats) noteHeadroom(h http.Header, now time.Time) {
+	if l := retry.Headroom(h, now); l != nil {
+		c.headroom.Store(&l)
+	}
 }
 
 // userAgent returns the User-Agent to send, pinning the client's on first use

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/clearway/clearway/proxy/health"
+	"github.com/clearway/clearway/proxy/retry"
 )
 
 // Status is the proxy's state as /_clearway/status shows it. It never holds a
@@ -40,6 +41,9 @@ type UpstreamStatus struct {
 	CookieCount int            `json:"cookie_count"`
 	CookieNames []string       `json:"cookie_names"`
 	Cookies     []CookieStatus `json:"cookies"`
+	// RateLimits are the limits the upstream's latest answer stated
+	// (anthropic-ratelimit-*, x-ratelimit-*), for headroom bars.
+	RateLimits []retry.Limit `json:"rate_limits,omitempty"`
 }
 
 // CookieStatus describes one cookie without its value.
@@ -99,6 +103,9 @@ func (sess *session) status() UpstreamStatus {
 		us.LastAt = &t
 	}
 	us.State = c.health()
+	if l := c.headroom.Load(); l != nil {
+		us.RateLimits = *l
+	}
 	names := map[string]bool{}
 	for _, rec := range sess.jar.Records() {
 		cs := CookieStatus{Name: rec.Name, Domain: rec.Domain, Path: rec.Path}
