@@ -29,6 +29,7 @@ func cmdCookies(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("cookies "+sub, flag.ContinueOnError)
 	showValues := fs.Bool("show-values", false, "print cookie values too (they are secrets: keep them out of logs)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	unpinUA := fs.Bool("unpin-ua", false, "clear: also forget the pinned User-Agent (the next client's is pinned instead)")
 	if err := fs.Parse(reorderFlags(args[1:])); err != nil {
 		return &exitError{2, err}
 	}
@@ -90,10 +91,19 @@ func cmdCookies(args []string, stdout io.Writer) error {
 		}
 		var res struct{ Cleared int }
 		if running != nil {
-			if err := running.do("POST", "/cookies/clear?upstream="+up, nil, &res, nil); err != nil {
+			q := "?upstream=" + up
+			if *unpinUA {
+				q += "&unpin_ua=1"
+			}
+			if err := running.do("POST", "/cookies/clear"+q, nil, &res, nil); err != nil {
 				return err
 			}
-		} else if err := offline(cfg, func(s *cookiejar.Store) { res.Cleared = proxy.ClearCookies(s, names, up) }); err != nil {
+		} else if err := offline(cfg, func(s *cookiejar.Store) {
+			res.Cleared = proxy.ClearCookies(s, names, up)
+			if *unpinUA {
+				s.Unpin(up)
+			}
+		}); err != nil {
 			return err
 		}
 		what := "every upstream"
@@ -101,6 +111,11 @@ func cmdCookies(args []string, stdout io.Writer) error {
 			what = up
 		}
 		fmt.Fprintf(stdout, "cleared %d cookie(s) of %s\n", res.Cleared, what)
+		if *unpinUA {
+			fmt.Fprintf(stdout, "forgot the pinned User-Agent of %s: the next client's is pinned\n", what)
+		} else {
+			fmt.Fprintln(stdout, "the pinned User-Agent stays (the next clearance is bound to it); --unpin-ua forgets it")
+		}
 		return nil
 	case "import":
 		path, err := fileArg()

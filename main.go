@@ -21,7 +21,7 @@ Usage:
   clearway keys list                key names, which upstreams use them, set or missing
   clearway keys delete NAME         remove an API key
   clearway cookies list [UPSTREAM] [--show-values]
-  clearway cookies clear [UPSTREAM]
+  clearway cookies clear [--unpin-ua] [UPSTREAM]
   clearway cookies import FILE      Netscape cookies.txt (curl -c, browser export)
   clearway cookies export FILE
   clearway config path|check|default

@@ -20,7 +20,7 @@ const maxImportBytes = 8 << 20
 //	GET  /_clearway/health            200 {"status":"ok"} while serving
 //	GET  /_clearway/status            Status as JSON
 //	GET  /_clearway/cookies           ?upstream=NAME&values=1
-//	POST /_clearway/cookies/clear     ?upstream=NAME (none: all)
+//	POST /_clearway/cookies/clear     ?upstream=NAME (none: all); &unpin_ua=1 forgets the pinned User-Agent too
 //	POST /_clearway/cookies/import    body: Netscape cookies.txt
 //	GET  /_clearway/cookies/export    Netscape cookies.txt
 //	POST /_clearway/keys/reload       re-read keys and token from the keychain
@@ -31,13 +31,13 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request, rest string)
 		return
 	}
 	if s.guard.tokenRequired() && !s.guard.tokenOK(r.Header) {
-		writeError(w, http.StatusUnauthorized, errAuthentication, "the proxy's own endpoints need the client token (`clearway token`)")
+		writeError(w, r, http.StatusUnauthorized, errAuthentication, "the proxy's own endpoints need the client token (`clearway token`)")
 		return
 	}
 	q := r.URL.Query()
 	up := q.Get("upstream")
 	if up != "" && s.sessions[up] == nil {
-		writeError(w, http.StatusNotFound, errNotFound, "no upstream called "+strconv.Quote(up))
+		writeError(w, r, http.StatusNotFound, errNotFound, "no upstream called "+strconv.Quote(up))
 		return
 	}
 	route := r.Method + " " + rest
@@ -48,17 +48,21 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request, rest string)
 		writeJSON(w, http.StatusOK, ListCookies(s.cookies, s.names, up, q.Get("values") == "1"))
 	case "POST /cookies/clear":
 		n := ClearCookies(s.cookies, s.names, up)
+		unpin := q.Get("unpin_ua") == "1"
+		if unpin {
+			s.cookies.Unpin(up)
+		}
 		s.flushCookies()
-		writeJSON(w, http.StatusOK, map[string]int{"cleared": n})
+		writeJSON(w, http.StatusOK, map[string]any{"cleared": n, "unpinned": unpin})
 	case "POST /cookies/import":
 		data, err := io.ReadAll(io.LimitReader(r.Body, maxImportBytes+1))
 		if err != nil || len(data) > maxImportBytes {
-			writeError(w, http.StatusRequestEntityTooLarge, errTooLarge, "cookies file too large or unreadable")
+			writeError(w, r, http.StatusRequestEntityTooLarge, errTooLarge, "cookies file too large or unreadable")
 			return
 		}
 		recs, perr := cookiejar.ParseNetscape(bytes.NewReader(data))
 		if perr != nil && len(recs) == 0 {
-			writeError(w, http.StatusBadRequest, errInvalidRequest, perr.Error())
+			writeError(w, r, http.StatusBadRequest, errInvalidRequest, perr.Error())
 			return
 		}
 		counts, unmatched := ImportCookies(s.cookies, s.cfg.Upstreams, recs)
@@ -74,12 +78,12 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request, rest string)
 		_ = cookiejar.WriteNetscape(w, ExportCookies(s.cookies, s.names))
 	case "POST /keys/reload":
 		if err := s.ReloadKeys(); err != nil {
-			writeError(w, http.StatusServiceUnavailable, errUnavailable, "keychain: "+err.Error())
+			writeError(w, r, http.StatusServiceUnavailable, errUnavailable, "keychain: "+err.Error())
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"keys": s.keys.status()})
 	default:
-		writeError(w, http.StatusNotFound, errNotFound, "no such endpoint: "+r.Method+" /_clearway"+rest)
+		writeError(w, r, http.StatusNotFound, errNotFound, "no such endpoint: "+r.Method+" /_clearway"+rest)
 	}
 }
 
@@ -94,7 +98,7 @@ func (s *Server) flushCookies() {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, errUpstream, "encoding the answer: "+err.Error())
+		writeError(w, nil, http.StatusInternalServerError, errUpstream, "encoding the answer: "+err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

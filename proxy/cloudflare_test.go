@@ -8,6 +8,7 @@ import (
 
 	"github.com/clearway/clearway/internal/cfgate"
 	"github.com/clearway/clearway/proxy/health"
+	"github.com/clearway/clearway/proxy/retry"
 )
 
 const gateConfig = `
@@ -63,6 +64,46 @@ func TestCloudflareClearanceIsKeptAndSentAgain(t *testing.T) {
 	st := tp.srv.Status().Upstreams[0]
 	if st.Requests != 4 || st.Retries != 1 || st.CookieCount != 1 || st.CookieNames[0] != "cf_clearance" || st.State != health.OK {
 		t.Errorf("status = %+v", st)
+	}
+}
+
+// TestCompressedCloudflarePageIsRecognised: a 1015 page sent with status 403
+// (which alone is not retried) and compressed as the client accepted
+// (Claude Code asks for "gzip, deflate, br, zstd") is decoded, recognised as
+// a rate limit and retried with the clearance; the client gets the upstream's
+// bytes as they came.
+func TestCompressedCloudflarePageIsRecognised(t *testing.T) {
+	for _, enc := range []string{"zstd", "gzip"} {
+		t.Run(enc, func(t *testing.T) {
+			gate := &cfgate.Gate{Status: http.StatusForbidden, Encoding: enc}
+			up := httptest.NewTLSServer(gate)
+			defer up.Close()
+			tp := startProxy(t, gateConfig, up)
+			hdr := http.Header{"User-Agent": {"claude-cli/2.1 (test)"}, "Accept-Encoding": {"gzip, deflate, br, zstd"}}
+			resp := tp.do(t, "POST", "/cf/v1/messages", nil, hdr)
+			body := readAll(t, resp)
+			if resp.StatusCode != 200 || resp.Header.Get("X-Clearway-Attempts") != "2" || gate.Attempts.Load() != 2 {
+				t.Fatalf("status %d attempts %s (upstream saw %d), body %q; want 200 after 2", resp.StatusCode, resp.Header.Get("X-Clearway-Attempts"), gate.Attempts.Load(), body)
+			}
+		})
+	}
+	// Without the clearance coming back (a fresh gate that accepts no
+	// cookie), the final 403 page reaches the client byte for byte, still
+	// compressed.
+	gate := &cfgate.Gate{Status: http.StatusForbidden, Encoding: "zstd", Value: func(int64) string { return "v" }}
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Del("Cookie")
+		gate.ServeHTTP(w, r)
+	}))
+	defer up.Close()
+	tp := startProxy(t, gateConfig, up)
+	resp := tp.do(t, "POST", "/cf/v1/messages", nil, http.Header{"Accept-Encoding": {"zstd"}})
+	body := readAll(t, resp)
+	if resp.StatusCode != 403 || resp.Header.Get("Content-Encoding") != "zstd" || gate.Attempts.Load() != 4 {
+		t.Fatalf("status %d encoding %q attempts %d", resp.StatusCode, resp.Header.Get("Content-Encoding"), gate.Attempts.Load())
+	}
+	if got := retry.DecodeBody("zstd", []byte(body)); string(got) != cfgate.Page1015 || body == cfgate.Page1015 {
+		t.Fatalf("the client got %d bytes that are not the upstream's zstd page", len(body))
 	}
 }
 

@@ -44,7 +44,7 @@ func ListCookies(store *cookiejar.Store, names []string, upstream string, values
 }
 
 // ClearCookies empties the jar of upstream ("" = all) and returns how many
-// cookies went.
+// cookies went. The pinned User-Agent stays (store.Unpin forgets it).
 func ClearCookies(store *cookiejar.Store, names []string, upstream string) int {
 	n := 0
 	for _, name := range names {

@@ -34,8 +34,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, sess *session, 
 
 	tokenRequired := s.guard.tokenRequired()
 	if tokenRequired && !s.guard.tokenOK(r.Header) {
-		writeError(w, http.StatusUnauthorized, errAuthentication,
-			"missing or wrong client token: send the token that `clearway token` prints as your API key (x-api-key or Authorization: Bearer)")
+		writeError(w, r, http.StatusUnauthorized, errAuthentication, tokenMessage(r))
 		return
 	}
 	// Only requests that may reach the upstream count as its traffic.
@@ -49,7 +48,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, sess *session, 
 		header.Del("Authorization")
 	}
 	clientKey := !tokenRequired && clientToken(r.Header) != ""
-	cred, ok := s.credential(w, r.Context(), sess, 1, clientKey)
+	cred, ok := s.credential(w, r, sess, 1, clientKey)
 	if !ok {
 		return
 	}
@@ -66,12 +65,12 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, sess *session, 
 		case errors.As(err, &refused):
 			s.log.Warn("local throttle full", "upstream", up.Name, "reason", refused.Reason, "retry_after", refused.RetryAfter)
 			s.bus.Publish(events.Event{Kind: events.Throttled, Upstream: up.Name, Status: http.StatusTooManyRequests, Reason: refused.Reason})
-			writeThrottled(w, up.Name, refused.RetryAfter)
+			writeThrottled(w, r, up.Name, refused.RetryAfter)
 		case r.Context().Err() != nil:
 			// the client left while queued
 		default:
 			s.log.Warn("limiter failed", "upstream", up.Name, "err", err)
-			writeError(w, http.StatusServiceUnavailable, errUnavailable, "the limiter for upstream "+strconv.Quote(up.Name)+" failed: "+err.Error())
+			writeError(w, r, http.StatusServiceUnavailable, errUnavailable, "the limiter for upstream "+strconv.Quote(up.Name)+" failed: "+err.Error())
 		}
 		return
 	}
@@ -98,18 +97,18 @@ func pathOf(escapedRest string) string {
 
 // credential asks the Credentials for attempt's key headers. It answers the
 // client itself and returns false when the request cannot go.
-func (s *Server) credential(w http.ResponseWriter, ctx context.Context, sess *session, attempt int, clientKey bool) (seam.Credential, bool) {
-	cred, err := s.creds.Credential(ctx, seam.KeyRequest{Upstream: sess.up.Name, Attempt: attempt, ClientKey: clientKey})
+func (s *Server) credential(w http.ResponseWriter, r *http.Request, sess *session, attempt int, clientKey bool) (seam.Credential, bool) {
+	cred, err := s.creds.Credential(r.Context(), seam.KeyRequest{Upstream: sess.up.Name, Attempt: attempt, ClientKey: clientKey})
 	if err == nil {
 		return cred, true
 	}
 	var ke *seam.KeyError
 	if errors.As(err, &ke) {
-		s.keyProblem(w, sess.up.Name, ke.Key, ke.Err)
+		s.keyProblem(w, r, sess.up.Name, ke.Key, ke.Err)
 		return seam.Credential{}, false
 	}
 	s.log.Warn("no credential for the upstream", "upstream", sess.up.Name, "attempt", attempt, "err", err)
-	writeError(w, http.StatusServiceUnavailable, errUnavailable, "no credential for upstream "+strconv.Quote(sess.up.Name)+": "+err.Error())
+	writeError(w, r, http.StatusServiceUnavailable, errUnavailable, "no credential for upstream "+strconv.Quote(sess.up.Name)+": "+err.Error())
 	return seam.Credential{}, false
 }
 
@@ -126,17 +125,17 @@ func (s *Server) report(sess *session, cred seam.Credential, status int, header 
 	})
 }
 
-func (s *Server) keyProblem(w http.ResponseWriter, upstream, key string, kerr error) {
+func (s *Server) keyProblem(w http.ResponseWriter, r *http.Request, upstream, key string, kerr error) {
 	if kerr != nil {
 		s.log.Warn("keychain could not give a key", "upstream", upstream, "key", key, "err", kerr)
 		s.bus.Publish(events.Event{Kind: events.KeychainError, Upstream: upstream, Key: key, Err: kerr.Error()})
-		writeError(w, http.StatusServiceUnavailable, errUnavailable,
+		writeError(w, r, http.StatusServiceUnavailable, errUnavailable,
 			"the keychain could not give key "+strconv.Quote(key)+" for upstream "+strconv.Quote(upstream)+": "+kerr.Error())
 		return
 	}
 	s.log.Warn("API key not set", "upstream", upstream, "key", key)
 	s.bus.Publish(events.Event{Kind: events.KeyMissing, Upstream: upstream, Key: key})
-	writeError(w, http.StatusUnauthorized, errAuthentication,
+	writeError(w, r, http.StatusUnauthorized, errAuthentication,
 		"no API key "+strconv.Quote(key)+" for upstream "+strconv.Quote(upstream)+": "+s.missing(key))
 }
 
@@ -146,7 +145,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 	limit := s.cfg.MaxBody
 	if r.ContentLength > limit {
 		discardBody(w, r)
-		writeError(w, http.StatusRequestEntityTooLarge, errTooLarge, "request body of "+strconv.FormatInt(r.ContentLength, 10)+" bytes is over max_body ("+strconv.FormatInt(limit, 10)+" bytes)")
+		writeError(w, r, http.StatusRequestEntityTooLarge, errTooLarge, "request body of "+strconv.FormatInt(r.ContentLength, 10)+" bytes is over max_body ("+strconv.FormatInt(limit, 10)+" bytes)")
 		return nil, false
 	}
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
@@ -160,12 +159,12 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
 	if n > limit {
 		discardBody(w, r)
-		writeError(w, http.StatusRequestEntityTooLarge, errTooLarge, "request body is over max_body ("+strconv.FormatInt(limit, 10)+" bytes)")
+		writeError(w, r, http.StatusRequestEntityTooLarge, errTooLarge, "request body is over max_body ("+strconv.FormatInt(limit, 10)+" bytes)")
 		return nil, false
 	}
 	if err != nil {
 		if r.Context().Err() == nil {
-			writeError(w, http.StatusBadRequest, errInvalidRequest, "could not read the request body: "+err.Error())
+			writeError(w, r, http.StatusBadRequest, errInvalidRequest, "could not read the request body: "+err.Error())
 		}
 		return nil, false
 	}
@@ -192,7 +191,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			var ok bool
-			if cred, ok = s.credential(w, ctx, sess, attempt, clientKey); !ok {
+			if cred, ok = s.credential(w, r, sess, attempt, clientKey); !ok {
 				return
 			}
 		}
@@ -200,7 +199,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 		req, err := newAttempt(actx, r.Method, target, header, cred.Header, body)
 		if err != nil {
 			cancel(nil)
-			writeError(w, http.StatusBadRequest, errInvalidRequest, "bad request for upstream: "+err.Error())
+			writeError(w, r, http.StatusBadRequest, errInvalidRequest, "bad request for upstream: "+err.Error())
 			return
 		}
 		resp, err := sess.client.Do(req)
@@ -218,7 +217,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 				}
 				continue
 			}
-			s.giveUpOnError(w, sess, attempt, err, v)
+			s.giveUpOnError(w, r, sess, attempt, err, v)
 			return
 		}
 
@@ -247,6 +246,14 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 			continue
 		}
 		s.settle(sess, attempt, maxAttempts, resp.StatusCode, v, start)
+		if resp.StatusCode >= 400 {
+			// clearway already decided this answer is final (not retryable,
+			// or its own retries are spent): a client retrying on top would
+			// multiply the upstream's load (clearway's attempts x the SDK's).
+			if sr := sess.clientShouldRetry(); sr != "" {
+				resp.Header.Set("X-Should-Retry", sr)
+			}
+		}
 		s.copyResponse(w, rc, sess, resp, peeked, attempt, cancel)
 		cancel(nil)
 		return
@@ -352,7 +359,7 @@ func (s *Server) logAttempt(sess *session, attempt, maxAttempts, status int, del
 }
 
 // giveUpOnError answers 502 (or 504 for a timeout) naming the upstream host and the cause.
-func (s *Server) giveUpOnError(w http.ResponseWriter, sess *session, attempt int, err error, v retry.Verdict) {
+func (s *Server) giveUpOnError(w http.ResponseWriter, r *http.Request, sess *session, attempt int, err error, v retry.Verdict) {
 	st := &sess.stats
 	st.failures.Add(1)
 	st.failing.Store(true)
@@ -367,10 +374,15 @@ func (s *Server) giveUpOnError(w http.ResponseWriter, sess *session, attempt int
 	s.log.Warn("upstream unreachable", "upstream", sess.up.Name, "host", host, "attempts", attempt, "why", v.Reason, "err", msg)
 	s.bus.Publish(events.Event{Kind: events.Unreachable, Upstream: sess.up.Name, Attempt: attempt, Status: status, Reason: v.Reason, Err: v.Reason})
 	w.Header().Set("X-Clearway-Attempts", strconv.Itoa(attempt))
-	writeError(w, status, typ, "upstream "+sess.up.Name+" ("+host+") failed after "+strconv.Itoa(attempt)+" attempt(s): "+cause(err, v))
+	writeErrorRetry(w, r, status, typ, "upstream "+sess.up.Name+" ("+host+") failed after "+strconv.Itoa(attempt)+" attempt(s): "+cause(err, v), sess.clientShouldRetry())
 }
 
 func cause(err error, v retry.Verdict) string {
+	if v.Reason == "tls error" {
+		// Say which TLS problem: an untrusted or mismatched certificate is
+		// fixed by the user (SSL_CERT_FILE, the url), not by waiting.
+		return "TLS: " + errorText(err) + " (a certificate problem does not go away by retrying: check the upstream url, or SSL_CERT_FILE for a private CA)"
+	}
 	if v.Reason != "" {
 		return v.Reason
 	}

@@ -150,9 +150,9 @@ upstreams:
 		}
 	}
 	resp := tp.do(t, "POST", "/openai/v1/chat/completions", nil, http.Header{"Authorization": {"Bearer local-token-123"}})
-	e := proxyError(t, readAll(t, resp))
-	if resp.StatusCode != 401 || !strings.Contains(e.Error.Message, "clearway keys set openai") {
-		t.Fatalf("missing key: %d %q", resp.StatusCode, e.Error.Message)
+	e := openAIProxyError(t, readAll(t, resp))
+	if resp.StatusCode != 401 || !strings.Contains(e.Message, "clearway keys set openai") || e.Code != "invalid_api_key" {
+		t.Fatalf("missing key: %d %+v", resp.StatusCode, e)
 	}
 	mu.Lock()
 	got := append([]http.Header(nil), seen...)

@@ -143,9 +143,9 @@ func readAll(t testing.TB, resp *http.Response) string {
 }
 
 // proxyError decodes clearway's own JSON error.
-func proxyError(t testing.TB, body string) errorBody {
+func proxyError(t testing.TB, body string) anthropicError {
 	t.Helper()
-	var e errorBody
+	var e anthropicError
 	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Type != "error" {
 		t.Fatalf("not a clearway error body: %q (%v)", body, err)
 	}
@@ -153,6 +153,21 @@ func proxyError(t testing.TB, body string) errorBody {
 		t.Errorf("message %q lacks the clearway: prefix", e.Error.Message)
 	}
 	return e
+}
+
+// openAIProxyError decodes clearway's own JSON error in OpenAI's shape.
+func openAIProxyError(t testing.TB, body string) openAIDetail {
+	t.Helper()
+	var e struct {
+		Error *openAIDetail `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error == nil || e.Error.Type == "" || e.Error.Code == "" {
+		t.Fatalf("not a clearway OpenAI error body: %q (%v)", body, err)
+	}
+	if !strings.HasPrefix(e.Error.Message, "clearway: ") {
+		t.Errorf("message %q lacks the clearway: prefix", e.Error.Message)
+	}
+	return *e.Error
 }
 
 // waitFor polls cond until it holds or the deadline passes.

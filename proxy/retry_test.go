@@ -136,20 +136,36 @@ func TestBodyReplayedByteForByte(t *testing.T) {
 	}
 }
 
+// TestGiveUpPassesTheLastAnswerThrough: after clearway's own retries the
+// upstream's last answer goes back as it came, except that by default it says
+// `x-should-retry: false` (clearway is the one retry authority: an SDK
+// retrying on top would multiply the attempts); with retry.client_retries:
+// allow the upstream's own x-should-retry goes back untouched.
 func TestGiveUpPassesTheLastAnswerThrough(t *testing.T) {
+	for _, tc := range []struct {
+		name, config, want string
+	}{
+		{"default", retryConfig, "false"},
+		{"client_retries allow", strings.Replace(retryConfig, "max_retry_after: 60s}", "max_retry_after: 60s, client_retries: allow}", 1), "true"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testGiveUpPassesTheLastAnswerThrough(t, tc.config, tc.want) })
+	}
+}
+
+func testGiveUpPassesTheLastAnswerThrough(t *testing.T, config, wantShouldRetry string) {
 	s := &scripted{script: []func(http.ResponseWriter){
 		status(429, map[string]string{"Retry-After": "1", "X-Should-Retry": "true", "Anthropic-Ratelimit-Tokens-Remaining": "0"}, "attempt-body"),
 	}}
 	up := httptest.NewServer(s)
 	defer up.Close()
-	tp := startProxy(t, retryConfig, up)
+	tp := startProxy(t, config, up)
 	sub, cancel := tp.bus.Subscribe(64)
 	defer cancel()
 	resp := tp.do(t, "GET", "/api/x", nil, nil)
 	body := readAll(t, resp)
 	if resp.StatusCode != 429 || body != "attempt-body" || resp.Header.Get("Retry-After") != "1" ||
-		resp.Header.Get("Anthropic-Ratelimit-Tokens-Remaining") != "0" || resp.Header.Get("X-Should-Retry") != "true" {
-		t.Fatalf("got %d %q headers %v", resp.StatusCode, body, resp.Header)
+		resp.Header.Get("Anthropic-Ratelimit-Tokens-Remaining") != "0" || resp.Header.Get("X-Should-Retry") != wantShouldRetry {
+		t.Fatalf("got %d %q headers %v; want x-should-retry %q", resp.StatusCode, body, resp.Header, wantShouldRetry)
 	}
 	if got := resp.Header.Get("X-Clearway-Attempts"); got != "4" || s.n.Load() != 4 {
 		t.Fatalf("attempts header %q, upstream saw %d; want 4", got, s.n.Load())

@@ -17,17 +17,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.handlers.Done()
 	if !s.guard.checkHost(r.Host) {
 		s.log.Warn("refused a request with a foreign Host header (DNS rebinding?)", "host", truncate(r.Host, 80), "path", truncate(r.URL.Path, 80))
-		writeError(w, http.StatusForbidden, errPermission, "Host header "+quoteShort(r.Host)+" is not a local address of this proxy")
+		writeError(w, r, http.StatusForbidden, errPermission, "Host header "+quoteShort(r.Host)+" is not a local address of this proxy")
 		return
 	}
 	if !s.guard.checkBrowser(r) {
 		s.log.Warn("refused a cross-site browser request", "origin", truncate(r.Header.Get("Origin"), 80), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
-		writeError(w, http.StatusForbidden, errPermission, "browser requests from other sites are refused (Origin "+quoteShort(r.Header.Get("Origin"))+")")
+		writeError(w, r, http.StatusForbidden, errPermission, "browser requests from other sites are refused (Origin "+quoteShort(r.Header.Get("Origin"))+")")
 		return
 	}
 	name, rest, ok := splitRoute(r.URL.EscapedPath())
 	if !ok {
-		writeError(w, http.StatusBadRequest, errInvalidRequest, "the path must not contain \".\" or \"..\" segments or backslashes")
+		writeError(w, r, http.StatusBadRequest, errInvalidRequest, "the path must not contain \".\" or \"..\" segments or backslashes")
 		return
 	}
 	if name == adminPrefix {
@@ -40,7 +40,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if name == "" {
 			msg = "no upstream in the path; known upstreams: " + strings.Join(s.names, ", ") + " (use http://" + s.Addr() + "/<upstream>/...)"
 		}
-		writeError(w, http.StatusNotFound, errNotFound, msg)
+		writeError(w, r, http.StatusNotFound, errNotFound, msg)
 		return
 	}
 	s.forward(w, r, sess, rest)

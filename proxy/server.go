@@ -220,12 +220,8 @@ func (s *Server) newSession(up config.Upstream, transports seam.Transports) (*se
 			return os.Getenv(envRef.FindStringSubmatch(m)[1])
 		})
 	}
-	switch {
-	case up.UserAgent != "":
-		sess.ua = up.UserAgent
-	default:
-		sess.ua = s.cookies.UserAgent(up.Name)
-	}
+	sess.fixedUA = up.UserAgent
+	sess.store = s.cookies
 	return sess, nil
 }
 

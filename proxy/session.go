@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,8 +21,8 @@ type session struct {
 	policy  retry.Policy
 	headers map[string]string // extra headers with ${env:...} resolved; ${key:...} resolved per attempt by the Credentials
 
-	uaMu sync.Mutex
-	ua   string // the User-Agent sent upstream: config, else pinned, else first client's
+	fixedUA string           // the config's user_agent ("" = the one pinned in the cookie store)
+	store   *cookiejar.Store // where the pinned User-Agent lives (the Server's cookie store)
 
 	stats upstreamStats
 }
@@ -51,22 +50,48 @@ func (c *upstreamStats) noteHeadroom(h http.Header, now time.Time) {
 	}
 }
 
-// userAgent returns the User-Agent to send, pinning the client's on first use
-// when neither the config nor the cookie store has one.
+// clientShouldRetry is the x-should-retry value sent with a final error
+// answer that came from the upstream (or from clearway giving up on it after
+// its own retries): "false" unless retry.client_retries is allow, in which
+// case "" leaves the header alone and the client's own rules decide.
+func (s *session) clientShouldRetry() string {
+	if s.up.Retry.ClientRetries {
+		return ""
+	}
+	return "false"
+}
+
+// userAgent returns the User-Agent to send upstream: the config's, else the
+// one pinned in the cookie store, else the client's, which it pins on first
+// use. The store is the only memory of the pin, so `cookies clear` (which
+// keeps it) and `--unpin-ua` (which forgets it, and the next client's is
+// pinned) act on a running session at once, and every jar write saves it.
 func (s *session) userAgent(clientUA string, store *cookiejar.Store) string {
-	s.uaMu.Lock()
-	defer s.uaMu.Unlock()
-	if s.ua != "" {
-		return s.ua
+	if s.fixedUA != "" {
+		return s.fixedUA
+	}
+	if ua := store.UserAgent(s.up.Name); ua != "" {
+		return ua
 	}
 	if clientUA == "" {
 		return defaultUserAgent
 	}
-	s.ua = clientUA
-	if store != nil {
-		store.PinUserAgent(s.up.Name, clientUA)
+	if store.PinUserAgent(s.up.Name, clientUA) {
+		return clientUA
 	}
-	return s.ua
+	if ua := store.UserAgent(s.up.Name); ua != "" {
+		return ua // another request pinned its own first
+	}
+	return clientUA
+}
+
+// pinnedUA is the User-Agent the session sends now ("" before the first
+// client pinned one), for the status output.
+func (s *session) pinnedUA() string {
+	if s.fixedUA != "" {
+		return s.fixedUA
+	}
+	return s.store.UserAgent(s.up.Name)
 }
 
 // defaultUserAgent is sent when the client sends none and nothing is pinned.

@@ -92,9 +92,7 @@ func (sess *session) status() UpstreamStatus {
 		CookieNames: []string{},
 		Cookies:     []CookieStatus{},
 	}
-	sess.uaMu.Lock()
-	us.UserAgent = sess.ua
-	sess.uaMu.Unlock()
+	us.UserAgent = sess.pinnedUA()
 	if p := c.lastErr.Load(); p != nil {
 		us.LastError = *p
 	}

@@ -8,12 +8,16 @@
 package cfgate
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // CookieName is the clearance cookie the gate issues.
@@ -28,6 +32,16 @@ type Gate struct {
 	// AnyUserAgent accepts a clearance from any User-Agent, not only the
 	// one it was issued to.
 	AnyUserAgent bool
+	// Status is the status of the refusal page; 0 means 429. Cloudflare
+	// sends 403 or 503 too, which only the page's "error code: 1015" marks
+	// as a rate limit.
+	Status int
+	// Encoding, "gzip" or "zstd", compresses the refusal page and says so
+	// in Content-Encoding, as Cloudflare does for a client that accepts it.
+	Encoding string
+	// Pass, if set, answers the requests let through (a real API's answer,
+	// streamed or not); nil answers a small Anthropic-style JSON message.
+	Pass http.Handler
 
 	Attempts   atomic.Int64 // requests received
 	WithCookie atomic.Int64 // requests that carried a clearance cookie
@@ -49,6 +63,10 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.mu.Unlock()
 		if ok && (g.AnyUserAgent || ua == r.UserAgent()) {
 			g.Passed.Add(1)
+			if g.Pass != nil {
+				g.Pass.ServeHTTP(w, r)
+				return
+			}
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = io.WriteString(w, `{"type":"message","content":[{"type":"text","text":"hello"}]}`)
 			return
@@ -77,7 +95,30 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cf-Ray", "8f0000000000abcd-FRA")
 	w.Header().Set("Content-Type", "text/html; charset=UTF-8")
 	w.Header().Set("Retry-After", "0") // as Cloudflare sends it: a minimum backoff must still apply
-	w.WriteHeader(http.StatusTooManyRequests)
-	_, _ = io.WriteString(w, "<!DOCTYPE html><html><head><title>Access denied | api.example.com used Cloudflare to restrict access</title></head>"+
-		"<body><h1>Error 1015</h1><p>You are being rate limited</p><p>error code: 1015</p></body></html>")
+	page := []byte(Page1015)
+	switch g.Encoding {
+	case "gzip":
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		_, _ = zw.Write(page)
+		_ = zw.Close()
+		page = buf.Bytes()
+	case "zstd":
+		enc, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+		page = enc.EncodeAll(page, nil)
+		_ = enc.Close()
+	}
+	if g.Encoding != "" {
+		w.Header().Set("Content-Encoding", g.Encoding)
+	}
+	status := g.Status
+	if status == 0 {
+		status = http.StatusTooManyRequests
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(page)
 }
+
+// Page1015 is the HTML page the gate refuses with (before any Encoding).
+const Page1015 = "<!DOCTYPE html><html><head><title>Access denied | api.example.com used Cloudflare to restrict access</title></head>" +
+	"<body><h1>Error 1015</h1><p>You are being rate limited</p><p>error code: 1015</p></body></html>"

@@ -77,6 +77,12 @@ type Retry struct {
 	InitialDelay  time.Duration // first backoff, doubled each retry
 	MaxDelay      time.Duration // cap on the computed backoff
 	MaxRetryAfter time.Duration // longest server-requested wait honoured; longer waits go back to the client at once
+	// ClientRetries is true for `client_retries: allow`: the upstream's final
+	// error answers (and clearway's 502/504 after its own retries) go back
+	// without `x-should-retry: false`, so the SDKs retry on top of clearway.
+	// False (the default, `client_retries: never`) makes clearway the one
+	// retry authority.
+	ClientRetries bool
 }
 
 // Timeouts bounds the proxy's network waits. Zero means no limit.
@@ -240,7 +246,7 @@ func build(fc fileConfig) (*Config, error) {
 			ReadHeader:     orDur(fc.Timeouts.ReadHeader, DefaultReadHeader),
 		},
 	}
-	base := Retry{DefaultMaxRetries, DefaultInitialDelay, DefaultMaxDelay, DefaultMaxRetryAfter}
+	base := Retry{MaxRetries: DefaultMaxRetries, InitialDelay: DefaultInitialDelay, MaxDelay: DefaultMaxDelay, MaxRetryAfter: DefaultMaxRetryAfter}
 	var err error
 	if c.Retry, err = mergeRetry(base, fc.Retry, "retry"); err != nil {
 		return nil, err
@@ -439,6 +445,15 @@ func mergeRetry(base Retry, fr fileRetry, p string) (Retry, error) {
 	r.InitialDelay = orDur(fr.InitialDelay, r.InitialDelay)
 	r.MaxDelay = orDur(fr.MaxDelay, r.MaxDelay)
 	r.MaxRetryAfter = orDur(fr.MaxRetryAfter, r.MaxRetryAfter)
+	switch fr.ClientRetries {
+	case "":
+	case "allow":
+		r.ClientRetries = true
+	case "never":
+		r.ClientRetries = false
+	default:
+		return r, fmt.Errorf("%s.client_retries: %q is not allow or never", p, fr.ClientRetries)
+	}
 	if r.MaxDelay < r.InitialDelay {
 		return r, fmt.Errorf("%s.max_delay: %s is less than initial_delay %s", p, r.MaxDelay, r.InitialDelay)
 	}

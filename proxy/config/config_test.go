@@ -102,6 +102,7 @@ func TestParseErrorsNameKeyAndFile(t *testing.T) {
 		{"upstreams:\n  a:\n    url: https://user:pw@x\n", []string{"upstreams.a.url", "user name or password"}},
 		{"max_body: huge\n", []string{"max_body", "not a size"}},
 		{"listen: [1\n", []string{"bad.yaml"}},
+		{"retry:\n  client_retries: sometimes\n", []string{"retry.client_retries", "allow or never"}},
 	}
 	for _, tc := range cases {
 		_, err := Parse([]byte(tc.yaml), "bad.yaml")
@@ -113,6 +114,23 @@ func TestParseErrorsNameKeyAndFile(t *testing.T) {
 			if !strings.Contains(err.Error(), w) {
 				t.Errorf("%q: error %q does not mention %q", tc.yaml, err, w)
 			}
+		}
+	}
+}
+
+// TestClientRetries: clearway is the one retry authority unless
+// retry.client_retries says allow, globally or per upstream.
+func TestClientRetries(t *testing.T) {
+	c, err := Parse([]byte("retry: {client_retries: allow}\nupstreams:\n  a: {url: https://a}\n  b: {url: https://b, retry: {client_retries: never}}\n  c: {url: https://c}\n"), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Retry.ClientRetries || !c.Upstreams[0].Retry.ClientRetries || c.Upstreams[1].Retry.ClientRetries || !c.Upstreams[2].Retry.ClientRetries {
+		t.Errorf("client_retries: global %v, a %v b %v c %v", c.Retry.ClientRetries, c.Upstreams[0].Retry.ClientRetries, c.Upstreams[1].Retry.ClientRetries, c.Upstreams[2].Retry.ClientRetries)
+	}
+	for _, u := range Default().Upstreams {
+		if u.Retry.ClientRetries {
+			t.Errorf("default config: %s lets the clients retry", u.Name)
 		}
 	}
 }

@@ -22,6 +22,7 @@ type fileRetry struct {
 	InitialDelay  *Duration `yaml:"initial_delay"`
 	MaxDelay      *Duration `yaml:"max_delay"`
 	MaxRetryAfter *Duration `yaml:"max_retry_after"`
+	ClientRetries string    `yaml:"client_retries"`
 }
 
 type fileTimeouts struct {

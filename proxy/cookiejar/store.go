@@ -286,39 +286,44 @@ func (s *Store) Upstreams() []string {
 	return slices.Sorted(maps.Keys(set))
 }
 
-// Clear forgets upstream's cookies and pinned User-Agent ("" clears every
-// upstream). Jars stay the same pointers, now empty. The change is saved like
-// any other.
+// Clear forgets upstream's cookies ("" clears every upstream). The pinned
+// User-Agent stays: the clearance earned next is bound to it and saved with
+// it, so it must not change under a running session (Unpin forgets it). Jars
+// stay the same pointers, now empty. The change is saved like any other.
 func (s *Store) Clear(upstream string) {
 	s.mu.Lock()
-	var names []string
+	var jars map[string]*Jar
 	if upstream == "" {
-		names = slices.Collect(maps.Keys(s.jars))
-		for name := range s.uas {
-			if _, ok := s.jars[name]; !ok {
-				names = append(names, name)
-			}
-		}
-	} else {
-		names = []string{upstream}
-	}
-	type target struct {
-		name  string
-		jar   *Jar
-		hadUA bool
-	}
-	targets := make([]target, 0, len(names))
-	for _, name := range names {
-		_, hadUA := s.uas[name]
-		delete(s.uas, name)
-		targets = append(targets, target{name, s.jars[name], hadUA})
+		jars = maps.Clone(s.jars)
+	} else if j, ok := s.jars[upstream]; ok {
+		jars = map[string]*Jar{upstream: j}
 	}
 	s.mu.Unlock()
-	for _, t := range targets {
-		cleared := t.jar != nil && t.jar.clear()
-		if cleared || t.hadUA {
-			s.changed(t.name)
+	for _, name := range slices.Sorted(maps.Keys(jars)) {
+		if jars[name].clear() {
+			s.changed(name)
 		}
+	}
+}
+
+// Unpin forgets the User-Agent pinned for upstream ("" unpins every
+// upstream), so the next client's User-Agent is pinned instead. A clearance
+// cookie earned with the old one will be refused: clear the cookies too.
+func (s *Store) Unpin(upstream string) {
+	s.mu.Lock()
+	var names []string
+	for name := range s.uas {
+		if upstream == "" || name == upstream {
+			names = append(names, name)
+		}
+	}
+	for _, name := range names {
+		delete(s.uas, name)
+	}
+	s.mu.Unlock()
+	slices.Sort(names)
+	for _, name := range names {
+		s.changed(name)
 	}
 }
 

@@ -338,6 +338,9 @@ func TestStoreUserAgentPinPersisted(t *testing.T) {
 	}
 }
 
+// TestStoreClearPersisted: Clear empties the jars and keeps the pinned
+// User-Agents (a clearance earned next is bound to the pin); Unpin forgets
+// them. Both reach the file.
 func TestStoreClearPersisted(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cookies.json")
 	u := mustURL(t, "https://example.com/")
@@ -352,19 +355,30 @@ func TestStoreClearPersisted(t *testing.T) {
 	s, _ = openStore(t, Options{Path: path})
 	ja := s.Jar("a")
 	s.Clear("a")
-	if ja != s.Jar("a") || ja.Len() != 0 || s.UserAgent("a") != "" {
+	if ja != s.Jar("a") || ja.Len() != 0 || s.UserAgent("a") != "UA" {
 		t.Errorf("Clear(a): same jar %v, len %d, UA %q", ja == s.Jar("a"), ja.Len(), s.UserAgent("a"))
 	}
 	s.Close()
 	s, _ = openStore(t, Options{Path: path})
-	if s.Jar("a").Len() != 0 || s.Jar("b").Len() != 1 || s.UserAgent("a") != "" || s.UserAgent("d") != "UA-only" {
+	if s.Jar("a").Len() != 0 || s.Jar("b").Len() != 1 || s.UserAgent("a") != "UA" || s.UserAgent("d") != "UA-only" {
 		t.Errorf("after Clear(a) and reload: a %d b %d uaA %q uaD %q", s.Jar("a").Len(), s.Jar("b").Len(), s.UserAgent("a"), s.UserAgent("d"))
 	}
 	s.Clear("")
 	s.Close()
 	fd := readFileData(t, path)
+	if len(fd.Upstreams) != 2 || fd.Upstreams["a"].UserAgent != "UA" || len(fd.Upstreams["a"].Cookies) != 0 || fd.Upstreams["d"].UserAgent != "UA-only" {
+		t.Errorf("after Clear(\"\") the file holds %v, want only the pinned User-Agents of a and d", fd.Upstreams)
+	}
+	s, _ = openStore(t, Options{Path: path})
+	s.Unpin("a")
+	if s.UserAgent("a") != "" || s.UserAgent("d") != "UA-only" {
+		t.Errorf("Unpin(a): uaA %q uaD %q", s.UserAgent("a"), s.UserAgent("d"))
+	}
+	s.Unpin("")
+	s.Close()
+	fd = readFileData(t, path)
 	if len(fd.Upstreams) != 0 {
-		t.Errorf("after Clear(\"\") the file holds %v", fd.Upstreams)
+		t.Errorf("after Unpin(\"\") the file holds %v", fd.Upstreams)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
 )
 
 // MaxDecodedBody caps what DecodeBody returns (256 KiB), so a small compressed
@@ -17,13 +18,15 @@ const MaxDecodedBody = 256 << 10
 
 // DecodeBody undoes the Content-Encoding of a peeked, possibly truncated body
 // prefix so that markers can be looked for in it. It understands gzip, x-gzip,
-// deflate (zlib-wrapped, or raw as some servers send it), br and identity, and
+// deflate (zlib-wrapped, or raw as some servers send it), br, zstd and
+// identity (every coding the clients clearway serves ask for: Claude Code
+// sends "gzip, deflate, br, zstd"), and
 // lists of them ("gzip, br": the last applied is undone first).
 //
 // It returns whatever decodes: a truncated or corrupt stream yields the output
 // produced before the damage was detected (for corruption, which deflate only
 // notices at a checksum, that may end in garbage). A layer that yields nothing (the body was not
-// really encoded, or an encoding it does not know, such as zstd) leaves the
+// really encoded, or an encoding it does not know, such as compress) leaves the
 // bytes as they are, so a mislabelled plain body can still be read. The result
 // never exceeds MaxDecodedBody bytes; it may share memory with body. DecodeBody
 // is safe for concurrent use.
@@ -42,6 +45,10 @@ func DecodeBody(contentEncoding string, body []byte) []byte {
 	}
 	return out
 }
+
+// zstdMaxWindow bounds the window a zstd frame may ask for (8 MiB, the
+// RFC 8878 recommendation for HTTP); a larger one is refused, not allocated.
+const zstdMaxWindow = 8 << 20
 
 // decodeOne undoes one content coding. ok is false for identity and for
 // codings it does not know.
@@ -63,6 +70,17 @@ func decodeOne(coding string, b []byte) (out []byte, ok bool) {
 		return readCapped(flate.NewReader(bytes.NewReader(b))), true
 	case "br":
 		return readCapped(brotli.NewReader(bytes.NewReader(b))), true
+	case "zstd":
+		// Streaming (not DecodeAll), so a truncated prefix still yields its
+		// decodable part; one goroutine and a bounded window, so a hostile
+		// frame cannot make it allocate much.
+		zr, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(zstdMaxWindow))
+		if err != nil {
+			return nil, true
+		}
+		defer zr.Close()
+		return readCapped(zr), true
 	default:
 		return nil, false
 	}

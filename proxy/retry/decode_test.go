@@ -27,6 +27,10 @@ func TestDecodeBodyEncodings(t *testing.T) {
 		{"identity in a list", "identity, gzip", gzipBytes(t, plain)},
 		{"mislabelled plain body", "gzip", plain},
 		{"mislabelled plain body br", "br", plain},
+		{"zstd", "zstd", zstdBytes(t, plain)},
+		{"ZSTD upper case", "ZSTD", zstdBytes(t, plain)},
+		{"gzip then zstd", "gzip, zstd", zstdBytes(t, gzipBytes(t, plain))},
+		{"mislabelled plain body zstd", "zstd", plain},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := retry.DecodeBody(tt.encoding, tt.body); !bytes.Equal(got, plain) {
@@ -37,12 +41,35 @@ func TestDecodeBodyEncodings(t *testing.T) {
 }
 
 func TestDecodeBodyUnknownEncodingLeavesBytes(t *testing.T) {
-	body := []byte{0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3} // a zstd frame start
-	if got := retry.DecodeBody("zstd", body); !bytes.Equal(got, body) {
-		t.Errorf("DecodeBody(zstd) = %x, want the bytes unchanged %x", got, body)
+	body := []byte{0x1f, 0x9d, 0x90, 1, 2, 3} // a unix compress (.Z) start
+	if got := retry.DecodeBody("compress", body); !bytes.Equal(got, body) {
+		t.Errorf("DecodeBody(compress) = %x, want the bytes unchanged %x", got, body)
 	}
 	if got := retry.DecodeBody("gzip", nil); len(got) != 0 {
 		t.Errorf("DecodeBody(gzip, nil) = %q, want empty", got)
+	}
+}
+
+// TestDecodeBodyZstdTruncated: a zstd frame cut anywhere never decodes to
+// anything but a prefix of the page (or the raw bytes, when no block is
+// whole yet), and decodes whole when it is.
+func TestDecodeBodyZstdTruncated(t *testing.T) {
+	plain := page(t, "cloudflare-1015.html")
+	data := zstdBytes(t, plain)
+	for cut := 0; cut < len(data); cut++ {
+		got := retry.DecodeBody("zstd", data[:cut])
+		if bytes.Equal(got, data[:cut]) {
+			continue
+		}
+		if !bytes.HasPrefix(plain, got) {
+			t.Fatalf("cut %d/%d: decoded %d bytes that are not a prefix of the page", cut, len(data), len(got))
+		}
+	}
+	if got := retry.DecodeBody("zstd", data); !bytes.Equal(got, plain) {
+		t.Fatalf("whole frame decoded to %d bytes, want %d", len(got), len(plain))
+	}
+	if kind := retry.CloudflareKind(hdr("Server", "cloudflare"), retry.DecodeBody("zstd", data)); kind != retry.Cloudflare1015 {
+		t.Errorf("zstd 1015 page: CloudflareKind = %q", kind)
 	}
 }
 
@@ -94,6 +121,7 @@ func TestDecodeBodyBombIsCapped(t *testing.T) {
 		{"gzip", gzipBytes(t, zeros)},
 		{"br", brotliBytes(t, zeros)},
 		{"deflate", zlibBytes(t, zeros)},
+		{"zstd", zstdBytes(t, zeros)},
 	} {
 		if len(enc.data) > retry.PeekLimit {
 			t.Fatalf("%s bomb is %d bytes, expected it to fit in a peek", enc.name, len(enc.data))
@@ -140,7 +168,7 @@ func TestDecodeBodyCorruptStreamKeepsGoodPart(t *testing.T) {
 		for i := range junk {
 			junk[i] = byte(rng.UintN(256))
 		}
-		for _, enc := range []string{"gzip", "br", "deflate"} {
+		for _, enc := range []string{"gzip", "br", "deflate", "zstd"} {
 			if got := retry.DecodeBody(enc, junk); len(got) > retry.MaxDecodedBody {
 				t.Fatalf("%s junk decoded to %d bytes", enc, len(got))
 			}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
 )
 
 // hdr builds a canonical http.Header from name/value pairs, as net/http
@@ -78,3 +79,15 @@ func gzipBytes(t testing.TB, b []byte) []byte       { return compress(t, &gzipWr
 func zlibBytes(t testing.TB, b []byte) []byte       { return compress(t, &zlibWriters, b) }
 func rawDeflateBytes(t testing.TB, b []byte) []byte { return compress(t, &flateWriters, b) }
 func brotliBytes(t testing.TB, b []byte) []byte     { return compress(t, &brotliWriters, b) }
+
+// zstdBytes compresses b as one zstd frame, as a server answering
+// "Accept-Encoding: zstd" does (klauspost/compress, the encoder Go servers use).
+func zstdBytes(t testing.TB, b []byte) []byte {
+	t.Helper()
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	return enc.EncodeAll(b, nil)
+}

@@ -1,0 +1,53 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+)
+
+// apiFormat is the API dialect a client speaks, which decides the shape of
+// the errors clearway answers it with. The zero value is Anthropic's.
+type apiFormat uint8
+
+const (
+	formatAnthropic apiFormat = iota
+	formatOpenAI
+)
+
+// openAIPaths are path parts only the OpenAI API (and the APIs that copy it)
+// uses. /v1/models exists in both APIs and is decided by the headers.
+var openAIPaths = []string{
+	"/chat/completions", "/completions", "/responses", "/embeddings",
+	"/moderations", "/audio/", "/images/", "/assistants", "/threads",
+	"/vector_stores", "/fine_tuning", "/realtime", "/uploads",
+}
+
+// formatOf decides which API r speaks, in this order: an anthropic-version
+// header (every Anthropic SDK and Claude Code send it) means Anthropic; a
+// path only one API has decides next (/v1/chat/completions, /v1/responses,
+// /v1/threads/... are OpenAI's, then /v1/messages is Anthropic's); then a request that
+// carries its key as "Authorization: Bearer" and no x-api-key is taken for
+// an OpenAI client (as on /v1/models from the OpenAI SDK); anything else is
+// answered in Anthropic's format. Safe for concurrent use.
+func formatOf(r *http.Request) apiFormat {
+	if r == nil {
+		return formatAnthropic
+	}
+	if r.Header.Get("Anthropic-Version") != "" {
+		return formatAnthropic
+	}
+	p := r.URL.Path
+	for _, op := range openAIPaths {
+		if strings.Contains(p, op) {
+			return formatOpenAI
+		}
+	}
+	if strings.Contains(p, "/messages") || strings.HasSuffix(p, "/complete") {
+		return formatAnthropic
+	}
+	if r.Header.Get("X-Api-Key") == "" && len(r.Header.Get("Authorization")) > 7 &&
+		strings.EqualFold(r.Header.Get("Authorization")[:7], "bearer ") {
+		return formatOpenAI
+	}
+	return formatAnthropic
+}
