@@ -12,7 +12,9 @@
 //
 // On a headless machine without a keychain, CLEARWAY_KEYCHAIN=env selects an
 // explicit, read-only and less safe fallback that reads keys from environment
-// variables (see EnvVar). Secrets are never written to a plain file.
+// variables (see EnvVar). API keys are never written to a plain file; only the
+// client token, a local and rotatable credential, falls back to a private file
+// on a machine where no keychain is reachable (see ClientTokenOrFile).
 package keychain
 
 import (
