@@ -41,25 +41,32 @@ func newSingleKey(keys *keyCache, ups []config.Upstream, headers map[string]map[
 // *seam.KeyError, except the auth key when the client brought its own key
 // (client_token off): then the client's key goes through.
 func (k *singleKey) Credential(_ context.Context, req seam.KeyRequest) (seam.Credential, error) {
+	return k.build(req, k.ups[req.Upstream].key)
+}
+
+// build returns the credential that sends the key called keyName ("" for
+// none) in the upstream's auth header, with the upstream's extra headers.
+// A key pool calls it with the key it picked.
+func (k *singleKey) build(req seam.KeyRequest, keyName string) (seam.Credential, error) {
 	c := seam.Credential{Upstream: req.Upstream}
 	u := k.ups[req.Upstream]
-	if u.key == "" && len(u.headers) == 0 {
+	if keyName == "" && len(u.headers) == 0 {
 		return c, nil
 	}
 	c.Header = make(http.Header, 1+len(u.headers))
-	if u.key != "" {
-		key, ok, kerr := k.keys.get(u.key)
+	if keyName != "" {
+		key, ok, kerr := k.keys.get(keyName)
 		switch {
 		case ok && u.authHeader == "authorization":
 			c.Header.Set("Authorization", "Bearer "+key)
-			c.Name = u.key
+			c.Name = keyName
 		case ok:
 			c.Header.Set("X-Api-Key", key)
-			c.Name = u.key
+			c.Name = keyName
 		case req.ClientKey:
 			// client_token: false and the client brought its own key: pass it on.
 		default:
-			return seam.Credential{}, &seam.KeyError{Upstream: req.Upstream, Key: u.key, Err: kerr}
+			return seam.Credential{}, &seam.KeyError{Upstream: req.Upstream, Key: keyName, Err: kerr}
 		}
 	}
 	for name, val := range u.headers {

@@ -143,3 +143,17 @@ func tokenMessage(r *http.Request) string {
 
 // statusClientClosed is logged when the client went away before the answer (nginx's 499).
 const statusClientClosed = 499
+
+// retryAfterSecs is d in whole seconds, rounded up, at least 1.
+func retryAfterSecs(d time.Duration) int {
+	return max(int((d+time.Second-1)/time.Second), 1)
+}
+
+// writeKeysCooling answers a request none of whose upstream's keys may be
+// used before after (they are rate limited or exhausted until their reset).
+func writeKeysCooling(w http.ResponseWriter, r *http.Request, upstream string, after time.Duration) {
+	secs := retryAfterSecs(after)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeErrorRetry(w, r, http.StatusTooManyRequests, errRateLimit,
+		"every key of upstream "+strconv.Quote(upstream)+" is rate limited until its reset; try again in "+strconv.Itoa(secs)+"s", "")
+}

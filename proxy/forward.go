@@ -12,7 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clearway/clearway/proxy/breaker"
 	"github.com/clearway/clearway/proxy/events"
+	"github.com/clearway/clearway/proxy/modelmap"
 	"github.com/clearway/clearway/proxy/retry"
 	"github.com/clearway/clearway/proxy/seam"
 )
@@ -21,7 +23,9 @@ import (
 var errIdleStream = errors.New("upstream sent nothing for longer than timeouts.idle_stream")
 
 // forward sends one client request to sess's upstream, retrying as the policy
-// says, and streams the final answer back.
+// says, and streams the final answer back. When the upstream finally fails
+// before a byte went to the client (or its circuit breaker is open), the
+// same body is replayed to each of its fallbacks in turn (see tryUpstream).
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, sess *session, rest string) {
 	// Full duplex: without it a Go server may close the request body once the
 	// response starts, and proxies drop streams under load (golang/go#40747).
@@ -30,32 +34,121 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, sess *session, 
 
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
-	up := sess.up
 
 	tokenRequired := s.guard.tokenRequired()
 	if tokenRequired && !s.guard.tokenOK(r.Header) {
 		writeError(w, r, http.StatusUnauthorized, errAuthentication, tokenMessage(r))
 		return
 	}
-	// Only requests that may reach the upstream count as its traffic.
-	st := &sess.stats
-	st.requests.Add(1)
-	st.inFlight.Add(1)
-	defer st.inFlight.Add(-1)
 	header := outboundHeader(r.Header)
 	if tokenRequired {
 		header.Del("X-Api-Key")
 		header.Del("Authorization")
 	}
-	clientKey := !tokenRequired && clientToken(r.Header) != ""
-	cred, ok := s.credential(w, r, sess, 1, clientKey)
-	if !ok {
-		return
+	req := &clientRequest{r: r, rc: rc, rest: rest, header: header, clientKey: !tokenRequired && clientToken(r.Header) != ""}
+	chain := s.chain(sess)
+	for i, cur := range chain {
+		h := hop{index: i, last: i == len(chain)-1, primary: sess}
+		if i > 0 {
+			h.why = strings.Join(req.failures, "; ")
+		}
+		why, done := s.tryUpstream(w, req, cur, h)
+		if done {
+			return
+		}
+		req.failures = append(req.failures, cur.up.Name+": "+why)
+		s.log.Warn("upstream failed before answering the client; trying its fallback",
+			"upstream", cur.up.Name, "why", why, "fallback", chain[i+1].up.Name, "primary", sess.up.Name)
+	}
+}
+
+// clientRequest is what every upstream of a fallback chain needs of the
+// client's request. The body is read once, when the first upstream is about
+// to be tried, and replayed byte for byte to every attempt and fallback.
+type clientRequest struct {
+	r         *http.Request
+	rc        *http.ResponseController
+	rest      string      // the escaped path after /<upstream>
+	header    http.Header // the client's headers to send (client token removed)
+	clientKey bool        // client_token is off and the client sent its own key
+	body      []byte
+	bodyRead  bool
+	failures  []string // "name: why" of the upstreams that failed so far
+}
+
+// hop is an upstream's place in the fallback chain of one request.
+type hop struct {
+	index   int      // 0 for the upstream the client named
+	last    bool     // nothing follows: a failure is answered to the client
+	primary *session // the upstream the client named
+	why     string   // why the earlier upstreams failed (index > 0)
+}
+
+// chain returns sess followed by the sessions of its fallbacks.
+func (s *Server) chain(sess *session) []*session {
+	if len(sess.up.Fallbacks) == 0 {
+		return []*session{sess}
+	}
+	out := make([]*session, 0, 1+len(sess.up.Fallbacks))
+	out = append(out, sess)
+	for _, f := range sess.up.Fallbacks {
+		if fs := s.sessions[f]; fs != nil {
+			out = append(out, fs)
+		}
+	}
+	return out
+}
+
+// tryUpstream sends the request to one upstream of the chain: its breaker,
+// its credential, the client body (model_map applied on a fallback), its
+// throttle, then the attempts. done is true when the client got an answer
+// (or left); false, with why, when this upstream failed before a byte was
+// written and h is not the last hop.
+func (s *Server) tryUpstream(w http.ResponseWriter, req *clientRequest, sess *session, h hop) (why string, done bool) {
+	r := req.r
+	up := sess.up
+	// Only requests that may reach the upstream count as its traffic.
+	st := &sess.stats
+	st.requests.Add(1)
+	st.inFlight.Add(1)
+	defer st.inFlight.Add(-1)
+
+	breakerDone, retryAfter, allowed := sess.breaker.Allow()
+	if !allowed {
+		if !h.last {
+			return "circuit open", false
+		}
+		writeCircuitOpen(w, r, sess, retryAfter)
+		return "", true
+	}
+	outcome := breaker.Ignore
+	defer func() { breakerDone(outcome) }()
+
+	cred, err := s.creds.Credential(r.Context(), seam.KeyRequest{Upstream: up.Name, Attempt: 1, ClientKey: req.clientKey, NoWait: !h.last})
+	if err != nil {
+		if r.Context().Err() != nil {
+			return "", true
+		}
+		if !h.last {
+			return credentialFailure(err), false
+		}
+		s.credentialError(w, r, sess, 1, err)
+		return "", true
 	}
 
-	body, ok := s.readBody(w, r)
-	if !ok {
-		return
+	if !req.bodyRead {
+		body, ok := s.readBody(w, r)
+		if !ok {
+			return "", true
+		}
+		req.body, req.bodyRead = body, true
+	}
+	body := req.body
+	if h.index > 0 {
+		if mapped, from, to, changed := modelmap.Rewrite(body, up.ModelMap); changed {
+			s.log.Info("model_map rewrote the model for the fallback", "upstream", up.Name, "from", from, "to", to)
+			body = mapped
+		}
 	}
 
 	release, err := s.limiter.Acquire(r.Context(), up.Name)
@@ -65,26 +158,54 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, sess *session, 
 		case errors.As(err, &refused):
 			s.log.Warn("local throttle full", "upstream", up.Name, "reason", refused.Reason, "retry_after", refused.RetryAfter)
 			s.bus.Publish(events.Event{Kind: events.Throttled, Upstream: up.Name, Status: http.StatusTooManyRequests, Reason: refused.Reason})
+			if !h.last {
+				return "local throttle: " + refused.Reason, false
+			}
 			writeThrottled(w, r, up.Name, refused.RetryAfter)
 		case r.Context().Err() != nil:
 			// the client left while queued
 		default:
 			s.log.Warn("limiter failed", "upstream", up.Name, "err", err)
+			if !h.last {
+				return "limiter failed", false
+			}
 			writeError(w, r, http.StatusServiceUnavailable, errUnavailable, "the limiter for upstream "+strconv.Quote(up.Name)+" failed: "+err.Error())
 		}
-		return
+		return "", true
 	}
 	defer release()
 
+	header := req.header
+	if h.index > 0 {
+		header = header.Clone() // each upstream sends its own User-Agent
+	}
 	header.Set("User-Agent", sess.userAgent(r.Header.Get("User-Agent"), s.cookies))
 	target := *up.URL
-	target.Path = strings.TrimSuffix(up.URL.Path, "/") + pathOf(rest)
-	target.RawPath = strings.TrimSuffix(up.URL.EscapedPath(), "/") + rest
+	target.Path = strings.TrimSuffix(up.URL.Path, "/") + pathOf(req.rest)
+	target.RawPath = strings.TrimSuffix(up.URL.EscapedPath(), "/") + req.rest
 	if target.RawPath == target.Path {
 		target.RawPath = ""
 	}
 	target.RawQuery = r.URL.RawQuery
-	s.roundTrip(w, r, rc, sess, target.String(), header, body, cred, clientKey)
+	res := s.roundTrip(w, r, req.rc, sess, target.String(), header, body, cred, req.clientKey, h)
+	outcome = res.outcome
+	return res.why, res.done
+}
+
+// credentialFailure is a short reason for a credential error, for the log
+// and the fallback's event.
+func credentialFailure(err error) string {
+	var refused *seam.Refused
+	var ke *seam.KeyError
+	switch {
+	case errors.As(err, &refused):
+		return refused.Reason + " for " + refused.RetryAfter.Round(time.Second).String()
+	case errors.As(err, &ke):
+		return "key " + strconv.Quote(ke.Key) + " not available"
+	case errors.Is(err, seam.ErrKeysRefused):
+		return "every key refused"
+	}
+	return "no credential"
 }
 
 func pathOf(escapedRest string) string {
@@ -95,34 +216,43 @@ func pathOf(escapedRest string) string {
 	return p
 }
 
-// credential asks the Credentials for attempt's key headers. It answers the
-// client itself and returns false when the request cannot go.
-func (s *Server) credential(w http.ResponseWriter, r *http.Request, sess *session, attempt int, clientKey bool) (seam.Credential, bool) {
-	cred, err := s.creds.Credential(r.Context(), seam.KeyRequest{Upstream: sess.up.Name, Attempt: attempt, ClientKey: clientKey})
-	if err == nil {
-		return cred, true
-	}
+// credentialError answers the client when the Credentials gave no
+// credential for an attempt (see seam.Credentials.Credential).
+func (s *Server) credentialError(w http.ResponseWriter, r *http.Request, sess *session, attempt int, err error) {
 	var ke *seam.KeyError
-	if errors.As(err, &ke) {
+	var refused *seam.Refused
+	switch {
+	case errors.As(err, &ke):
 		s.keyProblem(w, r, sess.up.Name, ke.Key, ke.Err)
-		return seam.Credential{}, false
+	case errors.As(err, &refused):
+		s.log.Warn("every key of the upstream is cooling down", "upstream", sess.up.Name, "retry_after", refused.RetryAfter)
+		s.bus.Publish(events.Event{Kind: events.Throttled, Upstream: sess.up.Name, Status: http.StatusTooManyRequests, Reason: refused.Reason})
+		writeKeysCooling(w, r, sess.up.Name, refused.RetryAfter)
+	case errors.Is(err, seam.ErrKeysRefused):
+		s.log.Warn("the upstream refused every key", "upstream", sess.up.Name, "err", err)
+		writeError(w, r, http.StatusUnauthorized, errAuthentication, err.Error()+"; set a working key with `clearway keys set NAME`")
+	default:
+		s.log.Warn("no credential for the upstream", "upstream", sess.up.Name, "attempt", attempt, "err", err)
+		writeError(w, r, http.StatusServiceUnavailable, errUnavailable, "no credential for upstream "+strconv.Quote(sess.up.Name)+": "+err.Error())
 	}
-	s.log.Warn("no credential for the upstream", "upstream", sess.up.Name, "attempt", attempt, "err", err)
-	writeError(w, r, http.StatusServiceUnavailable, errUnavailable, "no credential for upstream "+strconv.Quote(sess.up.Name)+": "+err.Error())
-	return seam.Credential{}, false
 }
 
 // report tells the Credentials how the upstream answered an attempt, and the
 // Limiter when the upstream asked to wait. It returns true when the
-// Credentials want the request retried with another key.
-func (s *Server) report(sess *session, cred seam.Credential, status int, header http.Header, err error, v retry.Verdict) bool {
+// Credentials want the request retried with another key. peeked is the raw
+// start of an error answer's body.
+func (s *Server) report(sess *session, cred seam.Credential, status int, header http.Header, peeked []byte, err error, v retry.Verdict) bool {
 	if status >= 400 && v.HasAfter {
 		s.limiter.Pause(sess.up.Name, cred.Name, s.clock.Now().Add(v.After))
 	}
-	return s.creds.Report(cred, seam.Outcome{
+	o := seam.Outcome{
 		Status: status, Header: header, Err: err,
 		Retry: v.Retry, After: v.After, HasAfter: v.HasAfter, Reason: v.Reason,
-	})
+	}
+	if status >= 400 && len(peeked) > 0 {
+		o.Body = retry.DecodeBody(header.Get("Content-Encoding"), peeked)
+	}
+	return s.creds.Report(cred, o)
 }
 
 func (s *Server) keyProblem(w http.ResponseWriter, r *http.Request, upstream, key string, kerr error) {
@@ -182,17 +312,35 @@ func discardBody(w http.ResponseWriter, r *http.Request) {
 // maxDiscard bounds how much of a refused body is read and thrown away.
 const maxDiscard = 4 << 20
 
-// roundTrip runs the attempts and writes the final answer.
-func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, sess *session, target string, header http.Header, body []byte, cred seam.Credential, clientKey bool) {
+// tripResult is how the attempts to one upstream ended.
+type tripResult struct {
+	done    bool            // the client got an answer (or left)
+	why     string          // !done: why the upstream failed, for the next hop
+	outcome breaker.Outcome // what the upstream's breaker counts
+}
+
+// roundTrip runs the attempts to one upstream and writes the final answer,
+// except when the upstream finally failed before a byte went to the client
+// and h is not the last hop: then nothing is written and the caller tries
+// the next upstream.
+func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, sess *session, target string, header http.Header, body []byte, cred seam.Credential, clientKey bool, h hop) tripResult {
 	ctx := r.Context()
 	maxAttempts := sess.policy.MaxRetries + 1
 	start := time.Now()
 	stealthRetried := false
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
-			var ok bool
-			if cred, ok = s.credential(w, r, sess, attempt, clientKey); !ok {
-				return
+			var err error
+			cred, err = s.creds.Credential(ctx, seam.KeyRequest{Upstream: sess.up.Name, Attempt: attempt, ClientKey: clientKey, NoWait: !h.last})
+			if err != nil {
+				if ctx.Err() != nil {
+					return tripResult{done: true, outcome: breaker.Ignore}
+				}
+				if !h.last {
+					return tripResult{why: credentialFailure(err), outcome: breaker.Ignore}
+				}
+				s.credentialError(w, r, sess, attempt, err)
+				return tripResult{done: true, outcome: breaker.Ignore}
 			}
 		}
 		actx, cancel := context.WithCancelCause(ctx)
@@ -200,25 +348,29 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 		if err != nil {
 			cancel(nil)
 			writeError(w, r, http.StatusBadRequest, errInvalidRequest, "bad request for upstream: "+err.Error())
-			return
+			return tripResult{done: true, outcome: breaker.Ignore}
 		}
 		resp, err := sess.client.Do(req)
 		if err != nil {
 			cancel(nil)
 			if ctx.Err() != nil {
 				s.log.Info("client left; upstream request cancelled", "upstream", sess.up.Name, "attempt", attempt, "status", statusClientClosed)
-				return
+				return tripResult{done: true, outcome: breaker.Ignore}
 			}
 			v := sess.policy.ClassifyError(err)
-			switchKey := s.report(sess, cred, 0, nil, err, v)
+			switchKey := s.report(sess, cred, 0, nil, nil, err, v)
 			if (v.Retry || switchKey) && attempt < maxAttempts {
 				if !s.waitRetry(ctx, sess, attempt, maxAttempts, 0, v, switchKey) {
-					return
+					return tripResult{done: true, outcome: breaker.Ignore}
 				}
 				continue
 			}
+			if !h.last {
+				s.failedOver(sess, attempt, 0, errorText(err))
+				return tripResult{why: "unreachable: " + v.Reason, outcome: breaker.Failure}
+			}
 			s.giveUpOnError(w, r, sess, attempt, err, v)
-			return
+			return tripResult{done: true, outcome: breaker.Failure}
 		}
 
 		var peeked []byte
@@ -236,16 +388,33 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 		}
 		sess.stats.noteHeadroom(resp.Header, time.Now())
 		v := sess.policy.ClassifyResponse(resp.StatusCode, resp.Header, peeked, time.Now())
-		switchKey := s.report(sess, cred, resp.StatusCode, resp.Header, nil, v)
+		switchKey := s.report(sess, cred, resp.StatusCode, resp.Header, peeked, nil, v)
 		if (v.Retry || switchKey) && attempt < maxAttempts {
 			drain(resp.Body)
 			cancel(nil)
 			if !s.waitRetry(ctx, sess, attempt, maxAttempts, resp.StatusCode, v, switchKey) {
-				return
+				return tripResult{done: true, outcome: breaker.Ignore}
 			}
 			continue
 		}
+		failed := finalFailure(resp.StatusCode, v)
+		outcome := breaker.Success
+		if failed {
+			outcome = breaker.Failure
+		}
+		if !h.last && (failed || keyRefused(resp.StatusCode, resp.Header, peeked)) {
+			// Nothing has gone to the client yet: the next upstream gets the
+			// request instead.
+			drain(resp.Body)
+			cancel(nil)
+			s.failedOver(sess, attempt, resp.StatusCode, v.Reason)
+			return tripResult{why: v.Reason, outcome: outcome}
+		}
 		s.settle(sess, attempt, maxAttempts, resp.StatusCode, v, start)
+		if h.index > 0 {
+			s.log.Info("answered by a fallback", "upstream", h.primary.up.Name, "answered_by", sess.up.Name, "status", resp.StatusCode, "primary_failed", h.why)
+			s.bus.Publish(events.Event{Kind: events.FellBack, Upstream: h.primary.up.Name, Fallback: sess.up.Name, Status: resp.StatusCode, Reason: h.why})
+		}
 		if resp.StatusCode >= 400 {
 			// clearway already decided this answer is final (not retryable,
 			// or its own retries are spent): a client retrying on top would
@@ -256,8 +425,43 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 		}
 		s.copyResponse(w, rc, sess, resp, peeked, attempt, cancel)
 		cancel(nil)
-		return
+		return tripResult{done: true, outcome: outcome}
 	}
+}
+
+// finalFailure reports whether a final answer means the upstream failed the
+// request (a fallback may serve it, the breaker counts it): the policy gave
+// up on it, or it is a 429, a 5xx or a Cloudflare block. A 4xx about the
+// request itself is the client's answer, not the upstream's failure.
+func finalFailure(status int, v retry.Verdict) bool {
+	return v.Retry || v.TooLong || v.Cloudflare != "" || status == http.StatusTooManyRequests || status >= 500
+}
+
+// keyRefused reports whether a final answer refused the key it was sent
+// with (invalid, out of credit): another upstream with its own keys may
+// still serve the request.
+func keyRefused(status int, h http.Header, peeked []byte) bool {
+	if status < 400 {
+		return false
+	}
+	p, _ := retry.ClassifyKey(status, h, retry.DecodeBody(h.Get("Content-Encoding"), peeked))
+	return p == retry.KeyInvalid || p == retry.KeyNoCredit
+}
+
+// failedOver records, for an upstream whose final failure goes to a
+// fallback instead of the client, what settle or giveUpOnError would have:
+// the failure in its counters and the log (no gave_up event: the client has
+// not lost the request yet).
+func (s *Server) failedOver(sess *session, attempt, status int, why string) {
+	st := &sess.stats
+	st.failures.Add(1)
+	st.failing.Store(true)
+	st.lastStatus.Store(int64(status))
+	st.lastAt.Store(time.Now().UnixNano())
+	if status == 0 {
+		st.lastErr.Store(&why)
+	}
+	s.log.Warn("gave up; the request goes to the fallback", "upstream", sess.up.Name, "attempts", attempt, "status", status, "why", why)
 }
 
 // newAttempt builds one attempt's request: the buffered body replayed byte

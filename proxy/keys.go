@@ -31,6 +31,11 @@ type keyCache struct {
 	errs    map[string]error // keychain errors other than not-found, per name
 	loaded  time.Time
 	loadErr error
+
+	// onChange, when set before the first reload, is called after a reload
+	// with the names whose value changed (set, replaced), without locks
+	// held: a key pool forgives a refused key the user set again.
+	onChange func(names []string)
 }
 
 func newKeyCache(src KeySource, notFound func(error) bool, names []string) *keyCache {
@@ -68,8 +73,18 @@ func (k *keyCache) reload(now time.Time) error {
 			vals[name] = old
 		}
 	}
+	var changed []string
+	for name, v := range vals {
+		if old, ok := k.vals[name]; !ok || old != v {
+			changed = append(changed, name)
+		}
+	}
 	k.vals, k.errs, k.loaded, k.loadErr = vals, errs, now, first
 	k.mu.Unlock()
+	if len(changed) > 0 && k.onChange != nil {
+		sort.Strings(changed)
+		k.onChange(changed)
+	}
 	return first
 }
 

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/clearway/clearway/proxy/breaker"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/cookiejar"
 	"github.com/clearway/clearway/proxy/events"
@@ -75,6 +76,7 @@ type Server struct {
 	clock    throttle.Clock
 	limiter  seam.Limiter
 	creds    seam.Credentials
+	pools    *keyPools // the default Credentials, nil when Options.Credentials replaced it
 	version  string
 	sessions map[string]*session
 	names    []string // upstream names, sorted
@@ -180,7 +182,9 @@ func New(opts Options) (*Server, error) {
 	s.keys = newKeyCache(opts.Keys, opts.KeyNotFound, keyNames)
 	s.creds = opts.Credentials
 	if s.creds == nil {
-		s.creds = newSingleKey(s.keys, cfg.Upstreams, headers)
+		s.pools = newKeyPools(newSingleKey(s.keys, cfg.Upstreams, headers), cfg.Upstreams, s.clock, s.log, s.bus)
+		s.keys.onChange = s.pools.forgive
+		s.creds = s.pools
 	}
 	if err := s.keys.reload(time.Now()); err != nil {
 		s.log.Warn("keychain: could not read the API keys; requests that need them will fail until it answers", "err", err)
@@ -208,6 +212,12 @@ func (s *Server) newSession(up config.Upstream, transports seam.Transports) (*se
 		},
 		headers: map[string]string{},
 	}
+	sess.breaker = breaker.New(breaker.Settings{
+		Name:     up.Name,
+		Failures: up.Breaker.Failures,
+		Cooldown: up.Breaker.Cooldown,
+		OnChange: func(c breaker.Change) { s.breakerChanged(up, c) },
+	})
 	sess.client = &http.Client{
 		Transport: tr,
 		Jar:       jar,

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/clearway/clearway/proxy/breaker"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/cookiejar"
 	"github.com/clearway/clearway/proxy/retry"
@@ -20,6 +21,7 @@ type session struct {
 	jar     *cookiejar.Jar
 	policy  retry.Policy
 	headers map[string]string // extra headers with ${env:...} resolved; ${key:...} resolved per attempt by the Credentials
+	breaker *breaker.Breaker  // nil when the upstream has no breaker (never opens)
 
 	fixedUA string           // the config's user_agent ("" = the one pinned in the cookie store)
 	store   *cookiejar.Store // where the pinned User-Agent lives (the Server's cookie store)

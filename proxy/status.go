@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"github.com/clearway/clearway/proxy/keypool"
 	"sort"
 	"time"
 
@@ -24,23 +25,29 @@ type Status struct {
 
 // UpstreamStatus is one upstream's counters and session state.
 type UpstreamStatus struct {
-	Name        string         `json:"name"`
-	URL         string         `json:"url"`
-	State       health.Health  `json:"state"` // "idle", "ok", "retrying", "failing"
-	Requests    uint64         `json:"requests"`
-	Retries     uint64         `json:"retries"`
-	Failures    uint64         `json:"failures"`
-	InFlight    int64          `json:"in_flight"`
-	Retrying    int64          `json:"retrying"`
-	LastStatus  int            `json:"last_status,omitempty"`
-	LastError   string         `json:"last_error,omitempty"`
-	LastAt      *time.Time     `json:"last_at,omitempty"`
-	QueueLength int            `json:"queue_length"`
-	UserAgent   string         `json:"user_agent,omitempty"`
-	Key         string         `json:"key,omitempty"`
-	CookieCount int            `json:"cookie_count"`
-	CookieNames []string       `json:"cookie_names"`
-	Cookies     []CookieStatus `json:"cookies"`
+	Name        string        `json:"name"`
+	URL         string        `json:"url"`
+	State       health.Health `json:"state"` // "idle", "ok", "retrying", "failing"
+	Requests    uint64        `json:"requests"`
+	Retries     uint64        `json:"retries"`
+	Failures    uint64        `json:"failures"`
+	InFlight    int64         `json:"in_flight"`
+	Retrying    int64         `json:"retrying"`
+	LastStatus  int           `json:"last_status,omitempty"`
+	LastError   string        `json:"last_error,omitempty"`
+	LastAt      *time.Time    `json:"last_at,omitempty"`
+	QueueLength int           `json:"queue_length"`
+	UserAgent   string        `json:"user_agent,omitempty"`
+	Key         string        `json:"key,omitempty"`
+	// KeyPool is the state of each of the upstream's keys, in order of
+	// preference (ready, cooling until a time, refused and why); names only.
+	// Empty when the upstream sends no key of its own.
+	KeyPool     []keypool.KeyStatus `json:"key_pool,omitempty"`
+	Breaker     string              `json:"breaker,omitempty"`   // "closed", "open", "half-open"; "" when it has none
+	Fallbacks   []string            `json:"fallbacks,omitempty"` // where its finally failed requests go, in order
+	CookieCount int                 `json:"cookie_count"`
+	CookieNames []string            `json:"cookie_names"`
+	Cookies     []CookieStatus      `json:"cookies"`
 	// RateLimits are the limits the upstream's latest answer stated
 	// (anthropic-ratelimit-*, x-ratelimit-*), for headroom bars.
 	RateLimits []retry.Limit `json:"rate_limits,omitempty"`
@@ -72,6 +79,13 @@ func (s *Server) Status() Status {
 		sess := s.sessions[name]
 		us := sess.status()
 		us.QueueLength = s.limiter.Waiting(name)
+		if s.pools != nil {
+			us.KeyPool = s.pools.status(name)
+		}
+		if sess.breaker != nil {
+			us.Breaker = sess.breaker.State()
+		}
+		us.Fallbacks = sess.up.Fallbacks
 		st.Upstreams = append(st.Upstreams, us)
 	}
 	return st

@@ -29,6 +29,7 @@ func (s *Server) copyResponse(w http.ResponseWriter, rc *http.ResponseController
 	defer resp.Body.Close()
 	copyResponseHeader(w.Header(), resp.Header)
 	w.Header().Set("X-Clearway-Attempts", strconv.Itoa(attempts))
+	w.Header().Set("X-Clearway-Upstream", sess.up.Name)
 	w.WriteHeader(resp.StatusCode)
 
 	streaming := resp.ContentLength < 0 || isEventStream(resp.Header.Get("Content-Type"))

@@ -46,8 +46,9 @@ const (
 	DefaultShutdown       = 10 * time.Second
 	DefaultReadHeader     = 10 * time.Second
 	DefaultSaveDelay      = time.Second
-	// DefaultBreakerFailures is how many final failures in a row open an
-	// upstream's circuit breaker when breaker.failures is not set.
+	// DefaultBreakerFailures is how many final failures in a row open the
+	// circuit breaker of an upstream with fallbacks when breaker.failures is
+	// not set (without fallbacks the breaker is off unless it is set).
 	DefaultBreakerFailures = 5
 	// DefaultBreakerCooldown is how long an open breaker skips its upstream
 	// before one probe request may try it again.
@@ -387,7 +388,13 @@ func buildUpstream(name string, fu *fileUpstream, base Retry, queueWait time.Dur
 			u.ModelMap[from] = to
 		}
 	}
-	u.Breaker = Breaker{Failures: DefaultBreakerFailures, Cooldown: DefaultBreakerCooldown}
+	// The breaker is on by default where it has somewhere to send requests
+	// (fallbacks); without them it only turns the upstream's own answers
+	// into 503s, so it is off unless breaker.failures is set.
+	u.Breaker = Breaker{Cooldown: DefaultBreakerCooldown}
+	if len(fu.Fallbacks) > 0 {
+		u.Breaker.Failures = DefaultBreakerFailures
+	}
 	if b := fu.Breaker.Failures; b != nil {
 		if *b < 0 || *b > 1000 {
 			return Upstream{}, fmt.Errorf("%s.breaker.failures: %d is out of range 0-1000 (0 turns the breaker off)", p, *b)
@@ -395,7 +402,7 @@ func buildUpstream(name string, fu *fileUpstream, base Retry, queueWait time.Dur
 		u.Breaker.Failures = *b
 	}
 	u.Breaker.Cooldown = orDur(fu.Breaker.Cooldown, u.Breaker.Cooldown)
-	if u.Breaker.Failures > 0 && u.Breaker.Cooldown <= 0 {
+	if u.Breaker.Cooldown <= 0 {
 		return Upstream{}, fmt.Errorf("%s.breaker.cooldown: must be more than 0", p)
 	}
 	switch u.AuthHeader {

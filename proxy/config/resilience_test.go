@@ -24,6 +24,12 @@ upstreams:
     url: https://example.com
     key: one
     breaker: {failures: 0}
+  withfb:
+    url: https://example.org
+    fallbacks: [plain]
+  alone:
+    url: https://example.net
+    breaker: {cooldown: 5s}
 `), "pool.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -48,8 +54,8 @@ upstreams:
 	if an.ModelMap["claude-opus-4-1"] != "claude-sonnet-4-5" || len(an.ModelMap) != 1 {
 		t.Errorf("model_map = %v", an.ModelMap)
 	}
-	if an.Breaker != (Breaker{Failures: DefaultBreakerFailures, Cooldown: DefaultBreakerCooldown}) {
-		t.Errorf("default breaker = %+v", an.Breaker)
+	if an.Breaker != (Breaker{Failures: 0, Cooldown: DefaultBreakerCooldown}) {
+		t.Errorf("no fallbacks: default breaker = %+v, want off", an.Breaker)
 	}
 	pl, _ := c.Upstream("plain")
 	if !reflect.DeepEqual(pl.Keys, []string{"one"}) || pl.Key != "one" {
@@ -57,6 +63,12 @@ upstreams:
 	}
 	if pl.Breaker.Failures != 0 {
 		t.Errorf("breaker off: %+v", pl.Breaker)
+	}
+	if fb, _ := c.Upstream("withfb"); fb.Breaker != (Breaker{Failures: DefaultBreakerFailures, Cooldown: DefaultBreakerCooldown}) {
+		t.Errorf("with fallbacks: default breaker = %+v, want on", fb.Breaker)
+	}
+	if al, _ := c.Upstream("alone"); al.Breaker.Failures != 0 {
+		t.Errorf("cooldown alone turned the breaker on: %+v", al.Breaker)
 	}
 }
 

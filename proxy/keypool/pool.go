@@ -20,6 +20,9 @@ import (
 // (invalid or out of credit): no wait can help until the user changes one.
 var ErrAllRefused = errors.New("keypool: every key was refused")
 
+// ErrNoKey is returned by Pick when the pool has no key the caller can use.
+var ErrNoKey = errors.New("keypool: no usable key")
+
 // The states a key can be in, as KeyStatus.State spells them.
 const (
 	StateReady   = "ready"   // can be used now
@@ -113,20 +116,27 @@ func (p *Pool) Names() []string {
 }
 
 // Pick chooses the key for the next attempt: the first key, in order of
-// preference, that is neither refused nor cooling, with wait 0. When every
-// usable key is cooling, it returns the one that is ready first and how long
-// until then (the caller waits, within its bound, or goes to a fallback).
-// It returns ErrAllRefused when no key can ever be used, and an error for an
-// empty pool.
-func (p *Pool) Pick() (name string, wait time.Duration, err error) {
+// preference, that is neither refused nor cooling nor skipped, with wait 0.
+// When every usable key is cooling, it returns the one that is ready first
+// and how long until then (the caller waits, within its bound, or goes to a
+// fallback). skip, when not nil, leaves out keys the caller cannot use (not
+// set in the keychain). It returns ErrAllRefused when every key that is not
+// skipped was refused, ErrNoKey when every key is skipped, and ErrNoKey for
+// an empty pool.
+func (p *Pool) Pick(skip func(name string) bool) (name string, wait time.Duration, err error) {
 	if p == nil || len(p.keys) == 0 {
-		return "", 0, errors.New("keypool: no keys")
+		return "", 0, ErrNoKey
 	}
 	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var soonest *key
+	usable := 0
 	for _, k := range p.keys {
+		if skip != nil && skip(k.name) {
+			continue
+		}
+		usable++
 		if k.refused {
 			continue
 		}
@@ -136,6 +146,9 @@ func (p *Pool) Pick() (name string, wait time.Duration, err error) {
 		if soonest == nil || k.until.Before(soonest.until) {
 			soonest = k
 		}
+	}
+	if usable == 0 {
+		return "", 0, ErrNoKey
 	}
 	if soonest == nil {
 		return "", 0, ErrAllRefused

@@ -23,7 +23,7 @@ func newClock() *clock { return &clock{t: time.Date(2026, 11, 30, 10, 0, 0, 0, t
 
 func pick(t *testing.T, p *Pool) (string, time.Duration) {
 	t.Helper()
-	n, w, err := p.Pick()
+	n, w, err := p.Pick(nil)
 	if err != nil {
 		t.Fatalf("Pick: %v", err)
 	}
@@ -110,7 +110,7 @@ func TestRefusedKeyIsSetAsideOnceUntilForgiven(t *testing.T) {
 		t.Fatalf("status %+v", st[0])
 	}
 	p.Refuse("b", "enforced_spend_limit_reached")
-	if _, _, err := p.Pick(); !errors.Is(err, ErrAllRefused) {
+	if _, _, err := p.Pick(nil); !errors.Is(err, ErrAllRefused) {
 		t.Fatalf("all refused: err %v", err)
 	}
 	p.Forgive("a")
@@ -124,7 +124,7 @@ func TestRefusedKeyIsSetAsideOnceUntilForgiven(t *testing.T) {
 
 func TestEmptyAndNilPools(t *testing.T) {
 	var nilPool *Pool
-	if _, _, err := nilPool.Pick(); err == nil {
+	if _, _, err := nilPool.Pick(nil); err == nil {
 		t.Fatal("nil pool picked a key")
 	}
 	if nilPool.Len() != 0 || nilPool.Status() != nil || nilPool.Refuse("a", "x") {
@@ -146,7 +146,7 @@ func TestConcurrentUse(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := range 200 {
-				n, _, err := p.Pick()
+				n, _, err := p.Pick(nil)
 				if err != nil {
 					continue
 				}
@@ -164,4 +164,19 @@ func TestConcurrentUse(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+func TestPickSkipsKeysTheCallerCannotUse(t *testing.T) {
+	p := New([]string{"a", "b"}, Options{})
+	n, _, err := p.Pick(func(name string) bool { return name == "a" })
+	if err != nil || n != "b" {
+		t.Fatalf("got %q %v, want b", n, err)
+	}
+	if _, _, err := p.Pick(func(string) bool { return true }); !errors.Is(err, ErrNoKey) {
+		t.Fatalf("all skipped: %v, want ErrNoKey", err)
+	}
+	p.Refuse("b", "401")
+	if _, _, err := p.Pick(func(name string) bool { return name == "a" }); !errors.Is(err, ErrAllRefused) {
+		t.Fatalf("the only usable key refused: %v, want ErrAllRefused", err)
+	}
 }

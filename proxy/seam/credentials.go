@@ -18,7 +18,11 @@ type Credentials interface {
 	// Credential returns what to send on one attempt. A *KeyError means the
 	// request cannot go: the proxy answers 401 (key not set) or 503 (the key
 	// store failed) naming the key, and publishes KeyMissing/KeychainError.
-	// Other errors are answered with 503.
+	// A *Refused (every key cooling down for longer than the request may
+	// wait) is answered with 429 and its Retry-After; an error matching
+	// ErrKeysRefused (every key was refused by the upstream) with 401.
+	// Other errors are answered with 503. When a fallback upstream follows,
+	// any error sends the request there instead.
 	Credential(ctx context.Context, req KeyRequest) (Credential, error)
 
 	// Report tells how the upstream answered an attempt made with c. It
@@ -38,6 +42,10 @@ type KeyRequest struct {
 	// Authorization) and client_token is off: then a missing key may be no
 	// error, the client's own key goes through.
 	ClientKey bool
+	// NoWait is true when the request has somewhere else to go (a fallback
+	// upstream follows): an implementation that would wait for a cooling
+	// key returns a *Refused at once instead.
+	NoWait bool
 }
 
 // Credential is what one attempt sends to authenticate. Its String and
@@ -74,6 +82,11 @@ type Outcome struct {
 	// retry-after-ms or a rate-limit reset header); After is that wait.
 	HasAfter bool
 	Reason   string // the policy's short, secret-free reason ("status 429", "cloudflare 1015", ...)
+	// Body is the DECODED start of an error answer's body (status >= 400,
+	// up to retry.PeekLimit bytes; nil otherwise or when it was not read),
+	// so a key's refusal (authentication_error, a spend limit) can be told
+	// from other errors. Read-only; it must not be kept.
+	Body []byte
 }
 
 // KeyError says the key a request needs is not available.
@@ -100,6 +113,10 @@ func (e *KeyError) Unwrap() error { return e.Err }
 // credential left for other reasons than a missing key (every key of a pool
 // cooling down); the proxy answers it with 503.
 var ErrNoCredential = errors.New("no usable credential")
+
+// ErrKeysRefused is wrapped by implementations whose every key was refused
+// by the upstream (invalid, out of credit); the proxy answers it with 401.
+var ErrKeysRefused = errors.New("every key was refused by the upstream")
 
 // NoCredentials sends no credential: the client's own headers go through as
 // they are. Its zero value is ready to use; safe for concurrent use.

@@ -1,0 +1,196 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/clearway/clearway/proxy/config"
+	"github.com/clearway/clearway/proxy/events"
+	"github.com/clearway/clearway/proxy/keypool"
+	"github.com/clearway/clearway/proxy/retry"
+	"github.com/clearway/clearway/proxy/seam"
+)
+
+// keyPools is the default seam.Credentials: every upstream's keys as a
+// keypool.Pool (`keys:`, or the one `key:`; an upstream without a key gets a
+// pool of one unnamed key, so that its rate limits are tracked the same way).
+// Each attempt gets the first ready key in the configured order; the headers
+// are built as singleKey builds them. Report reads the upstream's answer:
+//
+//   - remaining 0 with a reset (any status below 400): the key cools until
+//     the reset, so new requests wait for it (up to max_queue_wait), take
+//     another key, or go to a fallback, instead of meeting a known 429;
+//   - a rate-limit 429/529, in a pool of two or more: the key cools until its
+//     Retry-After/reset (or twice retry.initial_delay, doubling); the retry
+//     goes at once with the next ready key (a single key's wait is the retry
+//     loop's, as before);
+//   - invalid (401, 403 authentication error) or out of credit: the key is
+//     set aside until its value changes, with one key_refused event.
+//
+// Safe for concurrent use: the maps are read-only after newKeyPools.
+type keyPools struct {
+	single *singleKey
+	pools  map[string]*keypool.Pool
+	names  map[string]bool          // upstreams whose pool holds named keys
+	waits  map[string]time.Duration // max_queue_wait per upstream
+	clock  seam.Clock
+	log    *slog.Logger
+	bus    *events.Bus
+}
+
+var _ seam.Credentials = (*keyPools)(nil)
+
+func newKeyPools(single *singleKey, ups []config.Upstream, clock seam.Clock, log *slog.Logger, bus *events.Bus) *keyPools {
+	k := &keyPools{
+		single: single,
+		pools:  make(map[string]*keypool.Pool, len(ups)),
+		names:  map[string]bool{},
+		waits:  map[string]time.Duration{},
+		clock:  clock,
+		log:    log,
+		bus:    bus,
+	}
+	for _, up := range ups {
+		names := up.Keys
+		if len(names) == 0 {
+			names = []string{""}
+		} else {
+			k.names[up.Name] = true
+		}
+		k.pools[up.Name] = keypool.New(names, keypool.Options{
+			Now:             clock.Now,
+			InitialCooldown: up.Retry.InitialDelay,
+			MaxCooldown:     up.Retry.MaxDelay,
+		})
+		k.waits[up.Name] = up.Throttle.MaxQueueWait
+	}
+	return k
+}
+
+// Credential picks the attempt's key. When every usable key is cooling it
+// waits for the first one to be ready, if that is within max_queue_wait and
+// no fallback follows (req.NoWait); otherwise it returns a *seam.Refused
+// carrying the wait. Every key refused: an error matching
+// seam.ErrKeysRefused. No key set: the single-key answer (a *seam.KeyError
+// naming the first key, or the client's own key when it brought one).
+func (k *keyPools) Credential(ctx context.Context, req seam.KeyRequest) (seam.Credential, error) {
+	pool := k.pools[req.Upstream]
+	if pool == nil {
+		return k.single.Credential(ctx, req)
+	}
+	skip := func(name string) bool {
+		if name == "" {
+			return false
+		}
+		_, ok, _ := k.single.keys.get(name)
+		return !ok
+	}
+	name, wait, err := pool.Pick(skip)
+	switch {
+	case errors.Is(err, keypool.ErrNoKey):
+		return k.single.build(req, pool.Names()[0])
+	case errors.Is(err, keypool.ErrAllRefused):
+		if req.ClientKey {
+			return k.single.build(req, "")
+		}
+		return seam.Credential{}, fmt.Errorf("upstream %q refused every key (%s): %w", req.Upstream, refusals(pool), seam.ErrKeysRefused)
+	case err != nil:
+		return seam.Credential{}, err
+	}
+	if wait > 0 {
+		if req.NoWait || wait > k.waits[req.Upstream] {
+			return seam.Credential{}, &seam.Refused{RetryAfter: wait, Reason: "keys cooling"}
+		}
+		k.log.Info("every key is cooling down; waiting for the first to be ready", "upstream", req.Upstream, "key", name, "wait", wait)
+		if err := k.clock.Sleep(ctx, wait); err != nil {
+			return seam.Credential{}, err
+		}
+		// Another key may be ready now; if not, the one we waited for is.
+		if n, w, err := pool.Pick(skip); err == nil && w == 0 {
+			name = n
+		}
+	}
+	return k.single.build(req, name)
+}
+
+// refusals lists a pool's refused keys and why, for an error message.
+func refusals(pool *keypool.Pool) string {
+	var parts []string
+	for _, ks := range pool.Status() {
+		if ks.State == keypool.StateRefused {
+			parts = append(parts, ks.Name+": "+ks.Why)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Report updates the key's state from the upstream's answer (see keyPools)
+// and asks for an immediate retry with another key when one is ready.
+func (k *keyPools) Report(c seam.Credential, o seam.Outcome) bool {
+	pool := k.pools[c.Upstream]
+	if pool == nil || o.Status == 0 {
+		return false
+	}
+	name := c.Name
+	if name == "" && k.names[c.Upstream] {
+		return false // the client's own key went: nothing of ours to track
+	}
+	now := k.clock.Now()
+	if o.Status < 400 {
+		if until, src, ok := retry.Exhausted(o.Header, now); ok {
+			pool.Cool(name, until, src)
+			k.log.Info("the upstream says the key has nothing left until its reset; new requests will not be sent into a known 429",
+				"upstream", c.Upstream, "key", name, "until", until.Format(time.RFC3339), "header", src)
+			return false
+		}
+		pool.Succeeded(name)
+		return false
+	}
+	problem, why := retry.ClassifyKey(o.Status, o.Header, o.Body)
+	switch problem {
+	case retry.KeyRateLimited:
+		if pool.Len() < 2 {
+			return false // one key: the retry loop waits as the upstream asked
+		}
+		var until time.Time
+		if o.HasAfter {
+			until = now.Add(o.After)
+		}
+		ready := pool.Cool(name, until, why)
+		k.log.Info("key rate limited; it cools down while the pool's other keys carry the traffic", "upstream", c.Upstream, "key", name, "until", ready.Format(time.RFC3339))
+		return pool.Ready(name)
+	case retry.KeyInvalid, retry.KeyNoCredit:
+		if name == "" {
+			return false
+		}
+		if pool.Refuse(name, why) {
+			k.log.Warn("the upstream refused a key; it is set aside until it is set again", "upstream", c.Upstream, "key", name, "why", problem.String()+" ("+why+")")
+			k.bus.Publish(events.Event{Kind: events.KeyRefused, Upstream: c.Upstream, Key: name, Status: o.Status, Reason: problem.String() + ": " + why})
+		}
+		return pool.Ready(name)
+	}
+	return false
+}
+
+// forgive makes the named keys usable again in every pool (their values
+// changed in the keychain).
+func (k *keyPools) forgive(names []string) {
+	for _, pool := range k.pools {
+		for _, n := range names {
+			pool.Forgive(n)
+		}
+	}
+}
+
+// status returns an upstream's named keys and their states; nil for an
+// upstream without named keys.
+func (k *keyPools) status(upstream string) []keypool.KeyStatus {
+	if !k.names[upstream] {
+		return nil
+	}
+	return k.pools[upstream].Status()
+}
