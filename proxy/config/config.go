@@ -70,6 +70,7 @@ type Config struct {
 	AllowedHosts   []string      // extra Host names accepted besides loopback names
 	AllowedOrigins []string      // extra browser Origins accepted besides loopback
 	Upstreams      []Upstream    // sorted by name
+	Shared         Shared        // limits shared with a team on Redis (shared:); zero Redis = off
 }
 
 // Retry says how often and how long to retry an upstream request.
@@ -103,6 +104,7 @@ type Throttle struct {
 	Burst             int
 	MaxConcurrent     int
 	MaxQueueWait      time.Duration // longest a request waits for its turn before a local 429
+	TokensPerMinute   float64       // token budget (input + output, as answers report them); 0: none
 }
 
 // Upstream is one API the proxy forwards to, reached at /<Name>/.
@@ -279,6 +281,9 @@ func build(fc fileConfig) (*Config, error) {
 	if err := checkFallbacks(c.Upstreams); err != nil {
 		return nil, err
 	}
+	if c.Shared, err = buildShared(fc.Shared); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -426,6 +431,12 @@ func buildUpstream(name string, fu *fileUpstream, base Retry, queueWait time.Dur
 			return Upstream{}, fmt.Errorf("%s.throttle.max_concurrent: must not be negative", p)
 		}
 		u.Throttle.MaxConcurrent = *t.MaxConcurrent
+	}
+	if t.TokensPerMinute != nil {
+		if *t.TokensPerMinute < 0 {
+			return Upstream{}, fmt.Errorf("%s.throttle.tokens_per_minute: must not be negative", p)
+		}
+		u.Throttle.TokensPerMinute = *t.TokensPerMinute
 	}
 	if t.Burst != nil {
 		if *t.Burst < 1 {

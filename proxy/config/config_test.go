@@ -181,3 +181,48 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSharedBlock(t *testing.T) {
+	good := `
+shared: {redis: "rediss://:${key:redis}@redis.example:6380/0", namespace: acme, lease: 5s}
+upstreams:
+  api: {url: https://api.example, throttle: {requests_per_minute: 60, tokens_per_minute: 40000}}
+`
+	c, err := Parse([]byte(good), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Shared.Enabled() || c.Shared.Namespace != "acme" || c.Shared.Lease != 5*time.Second ||
+		c.Shared.Timeout != DefaultSharedTimeout || c.Shared.KeyName() != "redis" {
+		t.Fatalf("shared = %+v", c.Shared)
+	}
+	if c.Upstreams[0].Throttle.TokensPerMinute != 40000 {
+		t.Fatalf("tokens_per_minute = %v", c.Upstreams[0].Throttle.TokensPerMinute)
+	}
+	withPw, err := Parse([]byte("shared: {redis: \"redis://:hunter2@127.0.0.1:6379/0\", namespace: acme}\n"), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := withPw.Shared.Redacted(); strings.Contains(r, "hunter2") || !strings.Contains(r, "127.0.0.1:6379") {
+		t.Fatalf("Redacted() = %q", r)
+	}
+	off, _ := Parse([]byte("listen: 127.0.0.1:1\n"), "x.yaml")
+	if off.Shared.Enabled() {
+		t.Fatal("shared on without a shared block")
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{`shared: {namespace: acme}`, "shared.redis: is required"},
+		{`shared: {redis: "http://h:1", namespace: acme}`, `shared.redis: scheme "http"`},
+		{`shared: {redis: "redis://h:1"}`, "shared.namespace: is required"},
+		{`shared: {redis: "redis://h:1", namespace: "a b"}`, "shared.namespace"},
+		{`shared: {redis: "redis://${key:a}@h:1", namespace: acme}`, "whole password"},
+		{`shared: {redis: "redis://h:1", namespace: acme, lease: 10ms}`, "shared.lease"},
+		{`shared: {redis: "redis://h:1", namespace: acme, nope: 1}`, "shared.nope"},
+		{"upstreams: {api: {url: https://a.example, throttle: {tokens_per_minute: -1}}}", "upstreams.api.throttle.tokens_per_minute"},
+	} {
+		_, err := Parse([]byte(tc.yaml), "x.yaml")
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "x.yaml") {
+			t.Errorf("%s: err = %v, want it to name %q and the file", tc.yaml, err, tc.want)
+		}
+	}
+}

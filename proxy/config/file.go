@@ -15,6 +15,7 @@ type fileConfig struct {
 	LogLevel      string                   `yaml:"log_level"`
 	AllowedHosts  []string                 `yaml:"allowed_hosts"`
 	AllowedOrigin []string                 `yaml:"allowed_origins"`
+	Shared        *fileShared              `yaml:"shared"`
 }
 
 type fileRetry struct {
@@ -39,6 +40,7 @@ type fileThrottle struct {
 	Burst             *int      `yaml:"burst"`
 	MaxConcurrent     *int      `yaml:"max_concurrent"`
 	MaxQueueWait      *Duration `yaml:"max_queue_wait"`
+	TokensPerMinute   *float64  `yaml:"tokens_per_minute"`
 }
 
 type fileUpstream struct {

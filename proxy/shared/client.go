@@ -80,9 +80,11 @@ type Client struct {
 	redacted string
 
 	connected atomic.Bool
+	slow      atomic.Int32 // calls timed out in a row
 	mu        sync.Mutex
 	state     State
 	leases    map[string]map[string]struct{} // sem key -> held lease ids, renewed by the heartbeat
+	team      []Instance                     // the live instances, as last listed by the heartbeat
 	seq       atomic.Uint64
 
 	stop chan struct{}
@@ -95,6 +97,7 @@ type Client struct {
 // degraded, says why, and keeps trying in the background. The error is for a
 // URL that cannot work.
 func Open(opts Options) (*Client, error) {
+	quietOnce.Do(func() { redis.SetLogger(quiet{}) })
 	if err := CheckURL(opts.URL); err != nil {
 		return nil, fmt.Errorf("shared.redis %s: %w", Redact(opts.URL), err)
 	}
@@ -128,6 +131,11 @@ func Open(opts Options) (*Client, error) {
 	ro.ReadTimeout = backgroundTimeout
 	ro.WriteTimeout = backgroundTimeout
 	ro.PoolTimeout = opts.Timeout
+	// A few warm connections, and few in all: a burst of requests queues
+	// for a connection (bounded by Timeout) instead of dialling dozens at
+	// once, which under load would itself take longer than Timeout.
+	ro.PoolSize = 8
+	ro.MinIdleConns = 2
 	ro.DisableIdentity = true
 	ro.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	c := &Client{
@@ -161,6 +169,7 @@ func Open(opts Options) (*Client, error) {
 		c.connected.Store(true)
 		c.state = State{Connected: true, Since: c.now()}
 		c.log.Info("shared limits: connected to Redis; limits are shared with the team", "redis", c.redacted, "namespace", c.opts.Namespace, "instance", c.id)
+		c.listTeam()
 	}
 	go c.loop()
 	return c, nil
@@ -180,6 +189,42 @@ func (c *Client) State() State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.state
+}
+
+// Status is what status output shows of the shared limits. It holds no
+// secret: the Redis URL's password is hidden.
+type Status struct {
+	State     string     `json:"state"`         // "connected" or "degraded"
+	Why       string     `json:"why,omitempty"` // why degraded
+	Since     time.Time  `json:"since"`
+	Redis     string     `json:"redis"` // URL, password hidden
+	Namespace string     `json:"namespace"`
+	Instance  string     `json:"instance"`  // this instance's id
+	Instances []Instance `json:"instances"` // the team's live instances, as last seen (every few seconds)
+}
+
+// Status returns the shared limits' state and the team's live instances as
+// the heartbeat last listed them; it never waits on Redis.
+func (c *Client) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := Status{State: "degraded", Why: c.state.Why, Since: c.state.Since, Redis: c.redacted,
+		Namespace: c.opts.Namespace, Instance: c.id, Instances: append([]Instance{}, c.team...)}
+	if c.state.Connected {
+		st.State, st.Why = "connected", ""
+	}
+	return st
+}
+
+// listTeam refreshes the list of live instances Status shows.
+func (c *Client) listTeam() {
+	list, err := c.Instances(context.Background())
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	c.team = list
+	c.mu.Unlock()
 }
 
 // Close stops the background loop, removes this instance's record and
@@ -227,6 +272,7 @@ func (c *Client) loop() {
 				continue
 			}
 			c.setConnected()
+			c.listTeam()
 			last = time.Now()
 			continue
 		}
@@ -236,7 +282,9 @@ func (c *Client) loop() {
 		last = time.Now()
 		if err := c.heartbeat(); err != nil {
 			c.setDegraded(err)
+			continue
 		}
+		c.listTeam()
 	}
 }
 
@@ -251,9 +299,20 @@ func (c *Client) tryConnect() error {
 	return c.heartbeatCtx(ctx)
 }
 
-// failed marks the Client degraded after a failed call on a request's path
-// (err is never a caller's cancellation).
+// slowLimit is how many calls in a row may time out before the Client
+// turns degraded. Each of them costs its request at most Timeout and that
+// request goes on under the local limits; a lone slow answer (a busy
+// moment on a loaded machine) does not switch the whole instance over.
+const slowLimit = 3
+
+// failed notes a failed call on a request's path (err is never a caller's
+// cancellation): a refused connection or password turns the Client
+// degraded at once, a timeout after slowLimit in a row.
 func (c *Client) failed(err error) {
+	var ne net.Error
+	if (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) && c.slow.Add(1) < slowLimit {
+		return
+	}
 	c.setDegraded(err)
 }
 
@@ -288,6 +347,7 @@ func (c *Client) noteStillDown(err error) {
 
 func (c *Client) setConnected() {
 	c.mu.Lock()
+	c.slow.Store(0)
 	c.connected.Store(true)
 	c.state = State{Connected: true, Since: c.now()}
 	st := c.state
@@ -322,6 +382,14 @@ func firstLine(s string) string {
 	return s
 }
 
+// quiet drops go-redis's own log lines (dial failures while Redis is
+// down): the Client says what matters once, through its Logger.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+var quietOnce sync.Once
+
 func randomID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -344,5 +412,6 @@ func (c *Client) call(ctx context.Context, f func(ctx context.Context) error) (o
 		c.failed(err)
 		return false, nil
 	}
+	c.slow.Store(0)
 	return true, nil
 }

@@ -37,6 +37,7 @@ type Limiter struct {
 	upstream string
 	s        Settings
 	local    Local
+	pool     []string // the upstream's key pool when it has more than one key: a key's pause holds only that key
 	limit    redis_rate.Limit
 	rateKey  string // redis_rate adds its own "rate:" prefix
 	semKey   string
@@ -45,16 +46,21 @@ type Limiter struct {
 	rateGate chan struct{} // one waiter per instance asks for a rate token at a time
 	slotGate chan struct{} // and for a concurrency slot
 
-	mu     sync.Mutex
-	paused map[string]time.Time // "" (the whole upstream) or key name -> no request before
-	tokTAT float64              // local token budget: theoretical arrival time, unix ms
+	mu      sync.Mutex
+	reading *pauseRead           // the pause read in flight, shared by every request that asks meanwhile
+	paused  map[string]time.Time // "" (the whole upstream) or key name -> no request before
+	tokTAT  float64              // local token budget: theoretical arrival time, unix ms
 
-	waiting atomic.Int64
-	active  atomic.Int64
+	waiting   atomic.Int64
+	active    atomic.Int64
+	rateQueue atomic.Int64 // requests queued for a rate token
+	slotQueue atomic.Int64 // requests queued for a concurrency slot
 }
 
-// Limiter returns the shared limiter of upstream, falling back to local.
-func (c *Client) Limiter(upstream string, s Settings, local Local) *Limiter {
+// Limiter returns the shared limiter of upstream, falling back to local
+// (nil: no local limits). pool is the upstream's key pool; with more than
+// one key, a pause of one key holds requests only while every key is paused.
+func (c *Client) Limiter(upstream string, s Settings, local Local, pool ...string) *Limiter {
 	l := &Limiter{
 		c:        c,
 		upstream: upstream,
@@ -66,6 +72,9 @@ func (c *Client) Limiter(upstream string, s Settings, local Local) *Limiter {
 		rateGate: make(chan struct{}, 1),
 		slotGate: make(chan struct{}, 1),
 		paused:   map[string]time.Time{},
+	}
+	if len(pool) > 1 {
+		l.pool = append([]string(nil), pool...)
 	}
 	if s.PerMinute > 0 {
 		l.limit = rateLimit(s.PerMinute, max(s.Burst, 1))
@@ -89,24 +98,26 @@ func (l *Limiter) Waiting() int { return int(l.waiting.Load()) }
 // Active is how many requests hold a turn now.
 func (l *Limiter) Active() int { return int(l.active.Load()) }
 
-// Acquire waits for a request's turn to the upstream (with key, the key-pool
-// entry it will use; "" for none): no pause in force, the token budget not
+// Acquire waits for a request's turn to the upstream: no pause in force, the token budget not
 // overdrawn, a rate token, then a concurrency slot, within MaxWait in all. On
 // success the caller must call release once when the request is done.
 // Errors: *throttle.Refused (errors.Is throttle.ErrQueueFull) when the wait
 // would be too long, or ctx.Err() when the caller gave up. A Redis failure
 // is never an error: the request goes on under the local limits.
-func (l *Limiter) Acquire(ctx context.Context, key string) (release func(), err error) {
+func (l *Limiter) Acquire(ctx context.Context) (release func(), err error) {
 	l.waiting.Add(1)
 	defer l.waiting.Add(-1)
 	deadline := l.c.clock.Now().Add(l.s.MaxWait)
-	if err := l.waitPause(ctx, key, deadline); err != nil {
+	// shared turns false at the first Redis call that fails: the rest of
+	// this request's turn is taken locally, without asking Redis again.
+	shared := l.c.connected.Load()
+	if err := l.waitPause(ctx, deadline, &shared); err != nil {
 		return nil, err
 	}
-	if err := l.waitTokens(ctx, deadline); err != nil {
+	if err := l.waitTokens(ctx, deadline, &shared); err != nil {
 		return nil, err
 	}
-	if l.c.connected.Load() {
+	if shared {
 		ok, err := l.takeRate(ctx, deadline)
 		if err != nil {
 			return nil, err
@@ -148,11 +159,16 @@ func refuse(reason string, wait time.Duration) error {
 	return &throttle.Refused{RetryAfter: max(wait, time.Millisecond), Reason: reason}
 }
 
-// Pause says no request may go to the upstream (key "" ) or to that key
-// before until, for every instance of the team: the upstream asked for the
-// wait (Retry-After, a reset header, a Cloudflare 1015). A later until
+// Pause says no request may go to the upstream before until, for every
+// instance of the team: the upstream asked for the wait (Retry-After, a
+// reset header, a Cloudflare 1015). key is the key the refused request
+// used: with a pool of several keys only that key is paused (requests wait
+// while every key is); otherwise the whole upstream is. A later until
 // extends a pause; an earlier one changes nothing.
 func (l *Limiter) Pause(key string, until time.Time) {
+	if !l.pooled(key) {
+		key = ""
+	}
 	l.mu.Lock()
 	if until.After(l.paused[key]) {
 		l.paused[key] = until
@@ -167,6 +183,15 @@ func (l *Limiter) Pause(key string, until time.Time) {
 	})
 }
 
+func (l *Limiter) pooled(key string) bool {
+	for _, k := range l.pool {
+		if k == key && key != "" {
+			return true
+		}
+	}
+	return false
+}
+
 func (l *Limiter) pauseKey(key string) string {
 	if key == "" {
 		return l.c.prefix + "pause:" + l.upstream
@@ -175,26 +200,30 @@ func (l *Limiter) pauseKey(key string) string {
 }
 
 // pausedFor is how long from now no request may go (0: none), as this
-// instance knows it and as Redis says.
-func (l *Limiter) pausedFor(ctx context.Context, key string) (time.Duration, error) {
+// instance knows it and as Redis says: the upstream's pause, or with a key
+// pool the shortest of the keys' pauses, whichever is longer.
+func (l *Limiter) pausedFor(ctx context.Context, shared *bool) (time.Duration, error) {
 	now := l.c.clock.Now()
 	l.mu.Lock()
 	until := l.paused[""]
-	if key != "" && l.paused[key].After(until) {
-		until = l.paused[key]
+	if len(l.pool) > 0 {
+		soonest := l.paused[l.pool[0]]
+		for _, k := range l.pool[1:] {
+			if t := l.paused[k]; t.Before(soonest) {
+				soonest = t
+			}
+		}
+		if soonest.After(until) {
+			until = soonest
+		}
 	}
 	l.mu.Unlock()
 	wait := until.Sub(now)
 	keys := []string{l.pauseKey("")}
-	if key != "" {
-		keys = append(keys, l.pauseKey(key))
+	for _, k := range l.pool {
+		keys = append(keys, l.pauseKey(k))
 	}
-	var ms int64
-	_, err := l.c.call(ctx, func(ctx context.Context) error {
-		var err error
-		ms, err = pausedScript.Run(ctx, l.c.rdb, keys).Int64()
-		return err
-	})
+	ms, err := l.readPause(ctx, keys, shared)
 	if err != nil {
 		return 0, err
 	}
@@ -205,9 +234,52 @@ func (l *Limiter) pausedFor(ctx context.Context, key string) (time.Duration, err
 	return max(wait, 0), nil
 }
 
-func (l *Limiter) waitPause(ctx context.Context, key string, deadline time.Time) error {
+// pauseRead is one read of the pauses in Redis, which the requests that
+// arrive while it runs share: a burst of requests costs Redis one read, not
+// one each.
+type pauseRead struct {
+	done chan struct{}
+	ms   int64
+	ok   bool // Redis answered
+}
+
+// readPause returns the pause Redis holds for keys, in ms (0: none, or Redis
+// unavailable).
+func (l *Limiter) readPause(ctx context.Context, keys []string, shared *bool) (int64, error) {
+	if !*shared {
+		return 0, nil
+	}
+	l.mu.Lock()
+	if r := l.reading; r != nil {
+		l.mu.Unlock()
+		select {
+		case <-r.done:
+			*shared = *shared && r.ok
+			return r.ms, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	r := &pauseRead{done: make(chan struct{})}
+	l.reading = r
+	l.mu.Unlock()
+	// The read is shared: it must not end because this caller left.
+	r.ok, _ = l.c.call(context.WithoutCancel(ctx), func(ctx context.Context) error {
+		var err error
+		r.ms, err = pausedScript.Run(ctx, l.c.rdb, keys).Int64()
+		return err
+	})
+	*shared = *shared && r.ok
+	l.mu.Lock()
+	l.reading = nil
+	l.mu.Unlock()
+	close(r.done)
+	return r.ms, ctx.Err()
+}
+
+func (l *Limiter) waitPause(ctx context.Context, deadline time.Time, shared *bool) error {
 	for {
-		wait, err := l.pausedFor(ctx, key)
+		wait, err := l.pausedFor(ctx, shared)
 		if err != nil || wait <= 0 {
 			return err
 		}
@@ -221,29 +293,34 @@ func (l *Limiter) waitPause(ctx context.Context, key string, deadline time.Time)
 }
 
 // takeRate takes a token of the shared request budget, waiting for it
-// within deadline. ok is false when Redis became unavailable.
+// within deadline. ok is false when Redis became unavailable. A request
+// asks Redis at once; when it must wait, it queues behind this instance's
+// other waiters, and only the head of the queue asks again, so waiters go in
+// order and a queue costs Redis one call per interval.
 func (l *Limiter) takeRate(ctx context.Context, deadline time.Time) (ok bool, err error) {
 	if l.s.PerMinute <= 0 {
 		return true, nil
 	}
+	if l.rateQueue.Load() == 0 {
+		allowed, wait, ok, err := l.allow(ctx)
+		if !ok || allowed {
+			return ok && allowed, err
+		}
+		if l.c.clock.Now().Add(wait).After(deadline) {
+			return false, refuse("rate", wait)
+		}
+	}
+	l.rateQueue.Add(1)
+	defer l.rateQueue.Add(-1)
 	if err := l.enter(ctx, l.rateGate, deadline, "rate"); err != nil {
 		return false, err
 	}
 	defer func() { <-l.rateGate }()
 	for {
-		var res *redis_rate.Result
-		ok, err := l.c.call(ctx, func(ctx context.Context) error {
-			var err error
-			res, err = l.c.rate.Allow(ctx, l.rateKey, l.limit)
-			return err
-		})
-		if !ok {
-			return false, err
+		allowed, wait, ok, err := l.allow(ctx)
+		if !ok || allowed {
+			return ok && allowed, err
 		}
-		if res.Allowed > 0 {
-			return true, nil
-		}
-		wait := res.RetryAfter
 		if l.c.clock.Now().Add(wait).After(deadline) {
 			return false, refuse("rate", wait)
 		}
@@ -251,6 +328,21 @@ func (l *Limiter) takeRate(ctx context.Context, deadline time.Time) (ok bool, er
 			return false, err
 		}
 	}
+}
+
+// allow asks redis_rate for one token: allowed, or the wait before the
+// next; ok is false when Redis became unavailable.
+func (l *Limiter) allow(ctx context.Context) (allowed bool, wait time.Duration, ok bool, err error) {
+	var res *redis_rate.Result
+	ok, err = l.c.call(ctx, func(ctx context.Context) error {
+		var err error
+		res, err = l.c.rate.Allow(ctx, l.rateKey, l.limit)
+		return err
+	})
+	if !ok {
+		return false, 0, false, err
+	}
+	return res.Allowed > 0, res.RetryAfter, true, nil
 }
 
 // enter waits for the instance's turn to ask Redis, within deadline.
@@ -283,31 +375,37 @@ func (l *Limiter) takeSlot(ctx context.Context, deadline time.Time) (release fun
 	if l.s.MaxConcurrent <= 0 {
 		return func() {}, true, nil
 	}
-	if err := l.enter(ctx, l.slotGate, deadline, "concurrency"); err != nil {
-		return nil, false, err
-	}
-	defer func() { <-l.slotGate }()
 	id := l.c.id + ":" + strconv.FormatUint(l.c.seq.Add(1), 10)
-	lease := l.c.opts.Lease.Milliseconds()
-	for {
-		var got int64
-		ok, err := l.c.call(ctx, func(ctx context.Context) error {
-			var err error
-			got, err = semScript.Run(ctx, l.c.rdb, []string{l.semKey}, l.s.MaxConcurrent, id, lease).Int64()
-			return err
-		})
-		if !ok {
+	got, ok, err := false, false, error(nil)
+	if l.slotQueue.Load() == 0 {
+		if got, ok, err = l.lease(ctx, id); !ok {
 			return nil, false, err
 		}
-		if got == 1 {
-			break
-		}
-		left := deadline.Sub(l.c.clock.Now())
-		if left <= 0 {
+		if !got && !deadline.After(l.c.clock.Now()) {
 			return nil, false, refuse("concurrency", time.Second)
 		}
-		if err := l.c.clock.Sleep(ctx, min(left, pollEvery)); err != nil {
+	}
+	if !got {
+		l.slotQueue.Add(1)
+		defer l.slotQueue.Add(-1)
+		if err := l.enter(ctx, l.slotGate, deadline, "concurrency"); err != nil {
 			return nil, false, err
+		}
+		defer func() { <-l.slotGate }()
+		for {
+			if got, ok, err = l.lease(ctx, id); !ok {
+				return nil, false, err
+			}
+			if got {
+				break
+			}
+			left := deadline.Sub(l.c.clock.Now())
+			if left <= 0 {
+				return nil, false, refuse("concurrency", time.Second)
+			}
+			if err := l.c.clock.Sleep(ctx, min(left, pollEvery)); err != nil {
+				return nil, false, err
+			}
 		}
 	}
 	l.c.mu.Lock()
@@ -324,6 +422,18 @@ func (l *Limiter) takeSlot(ctx context.Context, deadline time.Time) (release fun
 			return l.c.rdb.ZRem(ctx, l.semKey, id).Err()
 		})
 	}, true, nil
+}
+
+// lease asks Redis for a concurrency lease named id: got it or not; ok is
+// false when Redis became unavailable.
+func (l *Limiter) lease(ctx context.Context, id string) (got, ok bool, err error) {
+	var n int64
+	ok, err = l.c.call(ctx, func(ctx context.Context) error {
+		var err error
+		n, err = semScript.Run(ctx, l.c.rdb, []string{l.semKey}, l.s.MaxConcurrent, id, l.c.opts.Lease.Milliseconds()).Int64()
+		return err
+	})
+	return n == 1, ok, err
 }
 
 // Charge spends tokens (input plus output, as the answer reported them)
@@ -344,9 +454,9 @@ func (l *Limiter) Charge(tokens int) {
 
 // tokenDebt is how long until the token budget is no longer overdrawn (0:
 // it is not). The budget's burst is one minute's worth.
-func (l *Limiter) tokenDebt(ctx context.Context) (time.Duration, error) {
+func (l *Limiter) tokenDebt(ctx context.Context, shared *bool) (time.Duration, error) {
 	interval := 60000 / l.s.TokensPerMinute
-	if l.c.connected.Load() {
+	if *shared {
 		var ms int64
 		ok, err := l.c.call(ctx, func(ctx context.Context) error {
 			var err error
@@ -359,6 +469,7 @@ func (l *Limiter) tokenDebt(ctx context.Context) (time.Duration, error) {
 		if ok {
 			return time.Duration(ms) * time.Millisecond, nil
 		}
+		*shared = false
 	}
 	now := float64(l.c.clock.Now().UnixMicro()) / 1000
 	l.mu.Lock()
@@ -367,12 +478,12 @@ func (l *Limiter) tokenDebt(ctx context.Context) (time.Duration, error) {
 	return time.Duration(math.Max(debt, 0) * float64(time.Millisecond)), nil
 }
 
-func (l *Limiter) waitTokens(ctx context.Context, deadline time.Time) error {
+func (l *Limiter) waitTokens(ctx context.Context, deadline time.Time, shared *bool) error {
 	if l.s.TokensPerMinute <= 0 {
 		return nil
 	}
 	for {
-		wait, err := l.tokenDebt(ctx)
+		wait, err := l.tokenDebt(ctx, shared)
 		if err != nil || wait <= 0 {
 			return err
 		}
@@ -409,12 +520,19 @@ end
 return 1
 `)
 
-// pausedScript returns the longest remaining pause of KEYS, in ms (0: none).
+// pausedScript returns the remaining pause in ms (0: none): KEYS[1]'s (the
+// upstream's), or when longer the shortest of KEYS[2..] (a pool's keys).
 var pausedScript = redis.NewScript(`
-local best = 0
-for i = 1, #KEYS do
-  local ms = redis.call('PTTL', KEYS[i])
-  if ms > best then best = ms end
+local best = redis.call('PTTL', KEYS[1])
+if best < 0 then best = 0 end
+if #KEYS > 1 then
+  local soonest = nil
+  for i = 2, #KEYS do
+    local ms = redis.call('PTTL', KEYS[i])
+    if ms < 0 then ms = 0 end
+    if soonest == nil or ms < soonest then soonest = ms end
+  end
+  if soonest > best then best = soonest end
 end
 return best
 `)
