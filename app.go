@@ -20,6 +20,7 @@ import (
 	"github.com/clearway/clearway/proxy/events"
 	"github.com/clearway/clearway/proxy/health"
 	"github.com/clearway/clearway/proxy/keychain"
+	"github.com/clearway/clearway/proxy/keypool"
 	"github.com/clearway/clearway/tray"
 )
 
@@ -325,6 +326,7 @@ func (c *appCore) State() tray.State {
 		ConfigPath:    config.Path(),
 		LogDir:        logDir(),
 	}
+	pool := map[string]string{} // key name -> its pool state when not ready
 	if srv != nil {
 		st := srv.Status()
 		s.Running = true
@@ -334,7 +336,13 @@ func (c *appCore) State() tray.State {
 			s.Upstreams = append(s.Upstreams, tray.UpstreamState{
 				Name: u.Name, URL: u.URL, Health: trayHealth(u.State), Requests: u.Requests, Retries: u.Retries,
 				InFlight: int(u.InFlight), Cookies: u.CookieCount, LastStatus: u.LastStatus,
+				Circuit: u.Breaker, Fallbacks: u.Fallbacks,
 			})
+			for _, k := range u.KeyPool {
+				if p := poolNote(k); p != "" && pool[k.Name] == "" {
+					pool[k.Name] = p
+				}
+			}
 		}
 		for k, v := range st.Keys {
 			keyset[k] = v
@@ -351,9 +359,21 @@ func (c *appCore) State() tray.State {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		s.Keys = append(s.Keys, tray.KeyState{Name: n, Set: keyset[n], UsedBy: users[n]})
+		s.Keys = append(s.Keys, tray.KeyState{Name: n, Set: keyset[n], UsedBy: users[n], Pool: pool[n]})
 	}
 	return s
+}
+
+// poolNote is a pool key's state for the tray: "" when ready, else
+// "cooling until 14:03:10" or "refused: 401".
+func poolNote(k keypool.KeyStatus) string {
+	switch {
+	case k.State == keypool.StateRefused:
+		return "refused: " + k.Why
+	case k.State == keypool.StateCooling && k.Until != nil:
+		return "cooling until " + k.Until.Local().Format(time.TimeOnly)
+	}
+	return ""
 }
 
 func trayHealth(h health.Health) tray.Health {

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/clearway/clearway/proxy"
+	"github.com/clearway/clearway/proxy/breaker"
 	"github.com/clearway/clearway/proxy/config"
+	"github.com/clearway/clearway/proxy/keypool"
 )
 
 // cmdStatus asks the running instance for its state and prints it.
@@ -39,11 +41,16 @@ func cmdStatus(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "cookies saved %s to %s\n", st.CookiesSavedAt.Local().Format(time.DateTime), st.CookiesFile)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "UPSTREAM\tSTATE\tREQUESTS\tRETRIES\tFAILURES\tLAST\tQUEUE\tCOOKIES\tKEY")
+	fmt.Fprintln(tw, "UPSTREAM\tSTATE\tREQUESTS\tRETRIES\tFAILURES\tLAST\tQUEUE\tCOOKIES\tFALLBACKS\tKEY")
 	for _, u := range st.Upstreams {
-		key := "-"
-		if u.Key != "" {
-			key = u.Key + map[bool]string{true: " (set)", false: " (missing)"}[st.Keys[u.Key]]
+		key := keysLabel(u, st.Keys)
+		state := u.State.String()
+		if u.Breaker == breaker.Open || u.Breaker == breaker.HalfOpen {
+			state += ", circuit " + u.Breaker
+		}
+		fallbacks := "-"
+		if len(u.Fallbacks) > 0 {
+			fallbacks = strings.Join(u.Fallbacks, ",")
 		}
 		last := "-"
 		if u.LastStatus != 0 {
@@ -53,9 +60,35 @@ func cmdStatus(args []string, stdout io.Writer) error {
 		if len(u.CookieNames) > 0 {
 			cookies += " (" + strings.Join(u.CookieNames, ", ") + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", u.Name, u.State, u.Requests, u.Retries, u.Failures, last, u.QueueLength, cookies, key)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\t%s\t%s\n", u.Name, state, u.Requests, u.Retries, u.Failures, last, u.QueueLength, cookies, fallbacks, key)
 	}
 	return tw.Flush()
+}
+
+// keysLabel describes an upstream's keys by name and state, never by value:
+// "a (ready), b (cooling until 14:03:10), c (refused: 401), d (missing)".
+// set says which key names the keychain holds.
+func keysLabel(u proxy.UpstreamStatus, set map[string]bool) string {
+	if len(u.KeyPool) == 0 {
+		if u.Key == "" {
+			return "-"
+		}
+		return u.Key + map[bool]string{true: " (set)", false: " (missing)"}[set[u.Key]]
+	}
+	parts := make([]string, 0, len(u.KeyPool))
+	for _, k := range u.KeyPool {
+		state := k.State
+		switch {
+		case !set[k.Name]:
+			state = "missing"
+		case k.State == keypool.StateCooling && k.Until != nil:
+			state = "cooling until " + k.Until.Local().Format(time.TimeOnly)
+		case k.State == keypool.StateRefused:
+			state = "refused: " + k.Why
+		}
+		parts = append(parts, k.Name+" ("+state+")")
+	}
+	return strings.Join(parts, ", ")
 }
 
 func writeIndentedJSON(w io.Writer, v any) error {

@@ -54,6 +54,8 @@ type UpstreamState struct {
 	InFlight          int
 	Cookies           int
 	LastStatus        int
+	Circuit           string   // "" or "closed": normal; "open" or "half-open": its circuit breaker skips it
+	Fallbacks         []string // where its failed requests go, in order
 }
 
 // KeyState is one keychain entry the configuration names. The zero value is
@@ -62,6 +64,9 @@ type KeyState struct {
 	Name   string
 	Set    bool
 	UsedBy []string
+	// Pool is the key's state in its upstreams' key pools when it is not
+	// ready: "cooling until 14:03:10" or "refused: 401"; "" when ready.
+	Pool string
 }
 
 // Health is how an upstream is doing. The zero value is HealthIdle.

@@ -41,7 +41,14 @@ func toggleLabel(s State) string {
 // upstreamLabel is an upstream's entry in the Upstreams submenu:
 // "anthropic: ok" or "anthropic: rate limited, retrying".
 func upstreamLabel(u UpstreamState) string {
-	return u.Name + ": " + u.Health.String()
+	l := u.Name + ": " + u.Health.String()
+	if u.Circuit == "open" || u.Circuit == "half-open" {
+		l += ", circuit " + u.Circuit
+		if len(u.Fallbacks) > 0 {
+			l += " (using " + strings.Join(u.Fallbacks, ", ") + ")"
+		}
+	}
+	return l
 }
 
 // upstreamCounters is the disabled detail line under an upstream:
@@ -87,13 +94,18 @@ func upstreamsTitle(s State) string {
 	return "Upstreams (" + strings.Join(notes, ", ") + ")"
 }
 
-// keyLabel is a key's entry in the API keys submenu: "anthropic: set" or
-// "anthropic: missing". It never holds any part of the secret.
+// keyLabel is a key's entry in the API keys submenu: "anthropic: set",
+// "anthropic: missing", or a pool key's state ("anthropic-2: cooling until
+// 14:03:10", "anthropic-3: refused: 401"). It never holds any part of the
+// secret.
 func keyLabel(k KeyState) string {
-	if k.Set {
-		return k.Name + ": set"
+	switch {
+	case !k.Set:
+		return k.Name + ": missing"
+	case k.Pool != "":
+		return k.Name + ": " + k.Pool
 	}
-	return k.Name + ": missing"
+	return k.Name + ": set"
 }
 
 // keyUsedBy is the disabled line under a key naming the upstreams that send it.

@@ -81,6 +81,12 @@ func TestSubmenuTitles(t *testing.T) {
 	if got := keyLabel(KeyState{Name: "openai"}); got != "openai: missing" {
 		t.Errorf("keyLabel = %q", got)
 	}
+	if got := keyLabel(KeyState{Name: "anthropic-2", Set: true, Pool: "refused: 401"}); got != "anthropic-2: refused: 401" {
+		t.Errorf("pool keyLabel = %q", got)
+	}
+	if got := upstreamLabel(UpstreamState{Name: "supermemory", Health: HealthFailing, Circuit: "open", Fallbacks: []string{"anthropic"}}); got != "supermemory: failing, circuit open (using anthropic)" {
+		t.Errorf("open-circuit upstreamLabel = %q", got)
+	}
 	if got := keyUsedBy(KeyState{UsedBy: []string{"anthropic", "supermemory"}}); got != "Used by anthropic, supermemory" {
 		t.Errorf("keyUsedBy = %q", got)
 	}
