@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/clearway/clearway/internal/atomicfile"
 	"github.com/clearway/clearway/proxy"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/events"
@@ -438,5 +439,5 @@ func savePrefs(p preferences) error {
 	if err := os.MkdirAll(filepathDir(prefsPath()), 0o700); err != nil {
 		return err
 	}
-	return writeFileAtomic(prefsPath(), append(b, '\n'), 0o600)
+	return atomicfile.WriteFile(prefsPath(), append(b, '\n'), 0o600)
 }

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/clearway/clearway/internal/atomicfile"
 	"github.com/clearway/clearway/proxy"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/cookiejar"
@@ -173,7 +174,7 @@ func cmdCookies(args []string, stdout io.Writer) error {
 				return werr
 			}
 		}
-		if err := writeFileAtomic(path, buf.Bytes(), 0o600); err != nil {
+		if err := atomicfile.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "exported cookies to %s (mode 0600)\n", path)

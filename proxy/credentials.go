@@ -75,8 +75,7 @@ func (k *singleKey) build(req seam.KeyRequest, keyName string) (seam.Credential,
 			continue
 		}
 		var missing *seam.KeyError
-		expanded := keyRef.ReplaceAllStringFunc(val, func(m string) string {
-			kn := keyRef.FindStringSubmatch(m)[1]
+		expanded := config.Expand(val, "key", func(kn string) string {
 			v, ok, kerr := k.keys.get(kn)
 			if !ok && missing == nil {
 				missing = &seam.KeyError{Upstream: req.Upstream, Key: kn, Err: kerr}

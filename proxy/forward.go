@@ -353,11 +353,11 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 		resp, err := sess.client.Do(req)
 		if err != nil {
 			cancel(nil)
-			if ctx.Err() != nil {
+			v := sess.policy.ClassifyError(err)
+			if v.Canceled {
 				s.log.Info("client left; upstream request cancelled", "upstream", sess.up.Name, "attempt", attempt, "status", statusClientClosed)
 				return tripResult{done: true, outcome: breaker.Ignore}
 			}
-			v := sess.policy.ClassifyError(err)
 			switchKey := s.report(sess, cred, 0, nil, nil, err, v)
 			if (v.Retry || switchKey) && attempt < maxAttempts {
 				if !s.waitRetry(ctx, sess, attempt, maxAttempts, 0, v, switchKey) {
@@ -572,7 +572,7 @@ func (s *Server) giveUpOnError(w http.ResponseWriter, r *http.Request, sess *ses
 	st.lastErr.Store(&msg)
 	host := sess.up.URL.Host
 	status, typ := http.StatusBadGateway, errUpstream
-	if isTimeout(err) {
+	if v.Timeout {
 		status, typ = http.StatusGatewayTimeout, errTimeout
 	}
 	s.log.Warn("upstream unreachable", "upstream", sess.up.Name, "host", host, "attempts", attempt, "why", v.Reason, "err", msg)
@@ -602,11 +602,6 @@ func errorText(err error) string {
 		return ue.Op + ": " + ue.Err.Error()
 	}
 	return err.Error()
-}
-
-func isTimeout(err error) bool {
-	var te interface{ Timeout() bool }
-	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &te) && te.Timeout())
 }
 
 // drain reads a little of an abandoned body so its connection can be reused.

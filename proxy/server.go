@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -193,8 +192,6 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-var envRef = regexp.MustCompile(`\$\{env:([^}]*)\}`)
-
 func (s *Server) newSession(up config.Upstream, transports seam.Transports) (*session, error) {
 	tr, err := transports.Transport(up.Name, up.URL)
 	if err != nil {
@@ -226,9 +223,7 @@ func (s *Server) newSession(up config.Upstream, transports seam.Transports) (*se
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	for k, v := range up.Headers {
-		sess.headers[k] = envRef.ReplaceAllStringFunc(v, func(m string) string {
-			return os.Getenv(envRef.FindStringSubmatch(m)[1])
-		})
+		sess.headers[k] = config.Expand(v, "env", os.Getenv)
 	}
 	sess.fixedUA = up.UserAgent
 	sess.store = s.cookies

@@ -7,14 +7,11 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 )
-
-var keyRef = regexp.MustCompile(`\$\{key:([^}]*)\}`)
 
 func unescapePath(p string) (string, error) { return url.PathUnescape(p) }
 

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/google/renameio/v2"
+	"github.com/clearway/clearway/internal/atomicfile"
 )
 
 // launchAgentLabel names clearway's LaunchAgent.
@@ -46,7 +46,7 @@ func SetStartAtLogin(on bool, exe string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("tray: start at login: %w", err)
 	}
-	if err := renameio.WriteFile(path, launchAgent(exe), 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, launchAgent(exe), 0o644); err != nil {
 		return fmt.Errorf("tray: start at login: %w", err)
 	}
 	return nil

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/adrg/xdg"
-	"github.com/google/renameio/v2"
+	"github.com/clearway/clearway/internal/atomicfile"
 )
 
 // autostartFile is the XDG autostart entry: $XDG_CONFIG_HOME/autostart/clearway.desktop.
@@ -46,7 +46,7 @@ func SetStartAtLogin(on bool, exe string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("tray: start at login: %w", err)
 	}
-	if err := renameio.WriteFile(path, desktopEntry(exe), 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, desktopEntry(exe), 0o644); err != nil {
 		return fmt.Errorf("tray: start at login: %w", err)
 	}
 	return nil

@@ -166,9 +166,6 @@ func (c *Config) Upstream(name string) (Upstream, bool) {
 	return Upstream{}, false
 }
 
-// refPattern matches ${key:NAME} and ${env:VAR} in header values.
-var refPattern = regexp.MustCompile(`\$\{(key|env):([^}]*)\}`)
-
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // Path returns the config file clearway reads: $CLEARWAY_CONFIG when set, else

@@ -226,3 +226,15 @@ upstreams:
 		}
 	}
 }
+
+func TestExpand(t *testing.T) {
+	v := "Bearer ${key:a} ${env:HOME_X} ${key:b}-${key:}"
+	var seen []string
+	got := Expand(v, "key", func(n string) string { seen = append(seen, n); return "<" + n + ">" })
+	if got != "Bearer <a> ${env:HOME_X} <b>-<>" || strings.Join(seen, ",") != "a,b," {
+		t.Fatalf("key: %q (asked %v)", got, seen)
+	}
+	if got := Expand(v, "env", func(n string) string { return "/" + n }); got != "Bearer ${key:a} /HOME_X ${key:b}-${key:}" {
+		t.Fatalf("env: %q", got)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/adrg/xdg"
+	"github.com/clearway/clearway/internal/atomicfile"
 )
 
 // FileVersion is the version of the cookies.json format this package reads
@@ -235,26 +236,10 @@ func moveAside(path string, now time.Time, reason error, logger *slog.Logger) {
 }
 
 // removeStaleTemps deletes temporary files that an interrupted save left
-// next to path (".<name><digits>", the names atomic writes use).
+// next to path.
 func removeStaleTemps(path string, logger *slog.Logger) {
-	dir, prefix := filepath.Dir(path), "."+filepath.Base(path)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	removed := 0
-	for _, e := range entries {
-		name := e.Name()
-		rest, ok := strings.CutPrefix(name, prefix)
-		if !ok || rest == "" || !e.Type().IsRegular() || strings.Trim(rest, "0123456789") != "" {
-			continue
-		}
-		if os.Remove(filepath.Join(dir, name)) == nil {
-			removed++
-		}
-	}
-	if removed > 0 {
-		logger.Info("removed temporary files left by an interrupted save", "dir", dir, "count", removed)
+	if removed := atomicfile.RemoveTemps(path); removed > 0 {
+		logger.Info("removed temporary files left by an interrupted save", "dir", filepath.Dir(path), "count", removed)
 	}
 }
 
@@ -268,4 +253,15 @@ func sortedCookies(recs []Record) []fileCookie {
 		}
 	}
 	return out
+}
+
+// writeFileAtomic replaces path with data, mode 0600, through
+// atomicfile.WriteFile (a crash leaves the old file or the new one; a
+// symbolic link at path is refused). It creates the folder (mode 0700) if it
+// is missing.
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create folder for cookie jars: %w", err)
+	}
+	return atomicfile.WriteFile(path, data, 0o600)
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/clearway/clearway/internal/atomicfile"
 	"github.com/gofrs/flock"
 )
 
@@ -113,27 +114,15 @@ func (l *Lock) SetAddr(addr string) error {
 	return l.write()
 }
 
-// write replaces the info file atomically (temporary file, then rename).
+// write replaces the info file atomically (atomicfile.WriteFile).
 func (l *Lock) write() error {
 	b, err := json.Marshal(l.info)
 	if err != nil {
 		return fmt.Errorf("instance: %w", err)
 	}
 	path := filepath.Join(l.dir, InfoName)
-	f, err := os.CreateTemp(l.dir, "."+InfoName+".tmp-*")
-	if err != nil {
+	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("instance: %w", err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(append(b, '\n'))
-	cerr := f.Close()
-	if werr != nil || cerr != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("instance: write %s: %w", path, errors.Join(werr, cerr))
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("instance: write %s: %w", path, err)
 	}
 	return nil
 }

@@ -57,7 +57,9 @@ func (p Policy) ClassifyError(err error) Verdict {
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		if dnsErr.IsTemporary || dnsErr.IsTimeout {
-			return retry("dns temporary failure")
+			v := retry("dns temporary failure")
+			v.Timeout = dnsErr.IsTimeout // a final failure maps to 504, as for any timeout
+			return v
 		}
 		if dnsErr.IsNotFound {
 			return Verdict{Reason: "dns: no such host"}

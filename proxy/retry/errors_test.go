@@ -340,7 +340,7 @@ func TestClassifyErrorTable(t *testing.T) {
 	}{
 		{"nil", nil, false, "no error", false},
 		{"dns temporary", dial(&net.DNSError{Err: "server misbehaving", Name: "api.example.test", IsTemporary: true}), true, "dns temporary failure", false},
-		{"dns timeout", dial(&net.DNSError{Err: "i/o timeout", Name: "api.example.test", IsTimeout: true}), true, "dns temporary failure", false},
+		{"dns timeout", dial(&net.DNSError{Err: "i/o timeout", Name: "api.example.test", IsTimeout: true}), true, "dns temporary failure", true},
 		{"dns not found", dial(&net.DNSError{Err: "no such host", Name: "api.example.test", IsNotFound: true}), false, "dns: no such host", false},
 		{"dns other", dial(&net.DNSError{Err: "odd", Name: "api.example.test"}), false, "dns error", false},
 		{"no route", dial(&net.OpError{Op: "connect", Err: errnoErr("EHOSTUNREACH")}), true, "no route to host", false},
