@@ -56,6 +56,44 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	return nil
 }
 
+// WriteNew is WriteFile for a file that must not be replaced: it creates
+// path with data and mode perm only if nothing is there, and returns an error
+// matching fs.ErrExist otherwise, so that two processes creating the same
+// file at once agree on the first one. The file appears whole or not at all
+// (a hard link of the synced temporary file; where the file system has no
+// hard links, a rename when path is still absent, which may replace a file
+// created at the same instant). Like WriteFile it refuses a symbolic link
+// at path (ErrSymlink) and needs the folder to exist.
+func WriteNew(path string, data []byte, perm fs.FileMode) error {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("write %s: %w", path, ErrSymlink)
+		}
+		return fmt.Errorf("write %s: %w", path, fs.ErrExist)
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+tempSuffix+"*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := writeSync(f, data, perm); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	err = os.Link(tmp, path)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		if _, statErr := os.Lstat(path); errors.Is(statErr, fs.ErrNotExist) {
+			err = os.Rename(tmp, path)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	syncDir(dir)
+	return nil
+}
+
 // writeSync sets perm, writes data, fsyncs and closes f.
 func writeSync(f *os.File, data []byte, perm fs.FileMode) error {
 	err := f.Chmod(perm)

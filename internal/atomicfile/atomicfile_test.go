@@ -106,3 +106,21 @@ func TestRemoveTemps(t *testing.T) {
 	}
 	assertOnly(t, dir, ".cookies.json.corrupt-1", ".cookies.json.tmp-x", ".other.tmp-1", "cookies.json")
 }
+
+func TestWriteNewKeepsTheFirst(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "client-token")
+	if err := WriteNew(path, []byte("first"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteNew(path, []byte("second"), 0o600); !errors.Is(err, os.ErrExist) {
+		t.Fatalf("second WriteNew: %v, want ErrExist", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "first" {
+		t.Fatalf("file holds %q", b)
+	}
+	if fi, _ := os.Stat(path); runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", fi.Mode().Perm())
+	}
+	assertOnly(t, dir, "client-token")
+}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/clearway/clearway/internal/atomicfile"
 )
 
 // TokenFileName is the file, in clearway's state folder, that holds the client
@@ -167,49 +169,22 @@ func readTokenFile(path string) (string, error) {
 	return strings.TrimSpace(string(b[:n])), nil
 }
 
-// writeTokenFile writes tok to path (0600) through a temporary file in the
-// same folder. Without replace, an existing file is kept (os.Link fails), so
-// two processes creating the token at once agree on the first one.
+// writeTokenFile writes tok to path (0600) atomically. Without replace, an
+// existing file is kept (atomicfile.WriteNew), so two processes creating the
+// token at once agree on the first one.
 func writeTokenFile(path, tok string, replace bool) error {
-	dir := filepath.Dir(path)
-	if err := checkTokenDir(dir, true); err != nil {
+	if err := checkTokenDir(filepath.Dir(path), true); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+TokenFileName+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("client token file: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
-		f.Close()
-		return fmt.Errorf("client token file: %w", err)
-	}
-	if _, err := f.WriteString(tok + "\n"); err != nil {
-		f.Close()
-		return fmt.Errorf("client token file: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("client token file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("client token file: %w", err)
-	}
+	data := []byte(tok + "\n")
 	if replace {
-		if err := os.Rename(tmp, path); err != nil {
+		if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
 			return fmt.Errorf("client token file: %w", err)
 		}
 		return nil
 	}
-	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
-		// No hard links here (some file systems): a rename may replace a
-		// token created at the same instant, which the caller reads back.
-		if _, statErr := os.Stat(path); errors.Is(statErr, fs.ErrNotExist) {
-			if err := os.Rename(tmp, path); err != nil {
-				return fmt.Errorf("client token file: %w", err)
-			}
-		}
+	if err := atomicfile.WriteNew(path, data, 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("client token file: %w", err)
 	}
 	return nil
 }
