@@ -19,3 +19,15 @@ func Expand(v, kind string, fn func(name string) string) string {
 		return fn(sub[2])
 	})
 }
+
+// RefNames returns the NAMEs of the ${kind:NAME} references in v, in order
+// (duplicates kept, "" for an empty name).
+func RefNames(v, kind string) []string {
+	var out []string
+	for _, m := range refPattern.FindAllStringSubmatch(v, -1) {
+		if m[1] == kind {
+			out = append(out, m[2])
+		}
+	}
+	return out
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"time"
 )
 
@@ -33,7 +32,7 @@ func (s Shared) Enabled() bool { return s.Redis != "" }
 
 // Redacted is Redis with its password hidden, for logs and status.
 func (s Shared) Redacted() string {
-	u, err := url.Parse(sharedKeyRef.ReplaceAllString(s.Redis, "x"))
+	u, err := url.Parse(Expand(s.Redis, "key", func(string) string { return "x" }))
 	if err != nil {
 		return "(invalid URL)"
 	}
@@ -46,9 +45,6 @@ type fileShared struct {
 	Lease     *Duration `yaml:"lease"`
 	Timeout   *Duration `yaml:"timeout"`
 }
-
-// sharedKeyRef is a ${key:NAME} standing for the password of shared.redis.
-var sharedKeyRef = regexp.MustCompile(`\$\{key:([^}]*)\}`)
 
 func buildShared(fs *fileShared) (Shared, error) {
 	if fs == nil {
@@ -63,7 +59,7 @@ func buildShared(fs *fileShared) (Shared, error) {
 	if s.Redis == "" {
 		return Shared{}, errors.New("shared.redis: is required (redis://host:6379/0 or rediss://... for TLS)")
 	}
-	u, err := url.Parse(sharedKeyRef.ReplaceAllString(s.Redis, "x"))
+	u, err := url.Parse(Expand(s.Redis, "key", func(string) string { return "x" }))
 	switch {
 	case err != nil:
 		return Shared{}, errors.New("shared.redis: not a URL (want redis://[:PASSWORD@]HOST:PORT/DB or rediss://...)")
@@ -74,9 +70,9 @@ func buildShared(fs *fileShared) (Shared, error) {
 	case u.RawQuery != "" || u.Fragment != "":
 		return Shared{}, errors.New("shared.redis: the URL must not have a query or fragment")
 	}
-	if refs := sharedKeyRef.FindAllStringSubmatch(s.Redis, -1); len(refs) > 0 {
+	if refs := RefNames(s.Redis, "key"); len(refs) > 0 {
 		pw, _ := u.User.Password()
-		if len(refs) > 1 || pw != "x" || refs[0][1] == "" {
+		if len(refs) > 1 || pw != "x" || refs[0] == "" {
 			return Shared{}, errors.New("shared.redis: ${key:NAME} can only stand for the whole password, as in rediss://:${key:redis}@host:6379/0")
 		}
 	}
@@ -94,8 +90,8 @@ func buildShared(fs *fileShared) (Shared, error) {
 
 // KeyName returns the keychain entry named by a ${key:NAME} password, or "".
 func (s Shared) KeyName() string {
-	if m := sharedKeyRef.FindStringSubmatch(s.Redis); m != nil {
-		return m[1]
+	if names := RefNames(s.Redis, "key"); len(names) > 0 {
+		return names[0]
 	}
 	return ""
 }

@@ -6,20 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
-)
 
-// keyRef is a ${key:NAME} reference in a Redis URL's password.
-var keyRef = regexp.MustCompile(`\$\{key:([^}]*)\}`)
+	"github.com/clearway/clearway/proxy/config"
+)
 
 // KeyNames returns the keychain entries a Redis URL refers to with ${key:NAME}.
 func KeyNames(rawURL string) []string {
-	var out []string
-	for _, m := range keyRef.FindAllStringSubmatch(rawURL, -1) {
-		out = append(out, m[1])
-	}
-	return out
+	return config.RefNames(rawURL, "key")
 }
 
 // ExpandURL returns rawURL with a password of the form ${key:NAME} replaced
@@ -29,7 +23,7 @@ func ExpandURL(rawURL string, lookup func(name string) (string, error)) (string,
 	if len(names) == 0 {
 		return rawURL, nil
 	}
-	u, err := url.Parse(keyRef.ReplaceAllString(rawURL, "x"))
+	u, err := url.Parse(maskKeys(rawURL))
 	if err != nil || u.User == nil || len(names) > 1 {
 		return "", errors.New("shared.redis: ${key:NAME} can only stand for the whole password, as in rediss://:${key:redis}@host:6379/0")
 	}
@@ -47,7 +41,7 @@ func ExpandURL(rawURL string, lookup func(name string) (string, error)) (string,
 // CheckURL reports whether rawURL is a redis:// or rediss:// URL with a host;
 // ${key:NAME} references may stand for the password.
 func CheckURL(rawURL string) error {
-	u, err := url.Parse(keyRef.ReplaceAllString(rawURL, "x"))
+	u, err := url.Parse(maskKeys(rawURL))
 	if err != nil {
 		return errors.New("not a URL")
 	}
@@ -66,7 +60,7 @@ func CheckURL(rawURL string) error {
 // Redact returns rawURL with its password replaced by "xxxxx", for logs and
 // status output.
 func Redact(rawURL string) string {
-	u, err := url.Parse(keyRef.ReplaceAllString(rawURL, "x"))
+	u, err := url.Parse(maskKeys(rawURL))
 	if err != nil {
 		return "(invalid URL)"
 	}
@@ -77,4 +71,9 @@ func Redact(rawURL string) string {
 // against roots (nil: the system roots, which honour SSL_CERT_FILE).
 func tlsConfig(host string, roots *x509.CertPool) *tls.Config {
 	return &tls.Config{ServerName: strings.Trim(host, "[]"), RootCAs: roots, MinVersion: tls.VersionTLS12}
+}
+
+// maskKeys replaces each ${key:NAME} in rawURL by "x", so it parses as a URL.
+func maskKeys(rawURL string) string {
+	return config.Expand(rawURL, "key", func(string) string { return "x" })
 }
