@@ -107,12 +107,6 @@ func (s *Server) chain(sess *session) []*session {
 func (s *Server) tryUpstream(w http.ResponseWriter, req *clientRequest, sess *session, h hop) (why string, done bool) {
 	r := req.r
 	up := sess.up
-	// Only requests that may reach the upstream count as its traffic.
-	st := &sess.stats
-	st.requests.Add(1)
-	st.inFlight.Add(1)
-	defer st.inFlight.Add(-1)
-
 	breakerDone, retryAfter, allowed := sess.breaker.Allow()
 	if !allowed {
 		if !h.last {
@@ -121,6 +115,11 @@ func (s *Server) tryUpstream(w http.ResponseWriter, req *clientRequest, sess *se
 		writeCircuitOpen(w, r, sess, retryAfter)
 		return "", true
 	}
+	// Only requests that may reach the upstream count as its traffic.
+	st := &sess.stats
+	st.requests.Add(1)
+	st.inFlight.Add(1)
+	defer st.inFlight.Add(-1)
 	outcome := breaker.Ignore
 	defer func() { breakerDone(outcome) }()
 
@@ -225,8 +224,7 @@ func (s *Server) credentialError(w http.ResponseWriter, r *http.Request, sess *s
 	case errors.As(err, &ke):
 		s.keyProblem(w, r, sess.up.Name, ke.Key, ke.Err)
 	case errors.As(err, &refused):
-		s.log.Warn("every key of the upstream is cooling down", "upstream", sess.up.Name, "retry_after", refused.RetryAfter)
-		s.bus.Publish(events.Event{Kind: events.Throttled, Upstream: sess.up.Name, Status: http.StatusTooManyRequests, Reason: refused.Reason})
+		s.log.Warn("every key of the upstream is rate limited until its reset; answering 429 without sending", "upstream", sess.up.Name, "retry_after", refused.RetryAfter)
 		writeKeysCooling(w, r, sess.up.Name, refused.RetryAfter)
 	case errors.Is(err, seam.ErrKeysRefused):
 		s.log.Warn("the upstream refused every key", "upstream", sess.up.Name, "err", err)

@@ -639,3 +639,38 @@ upstreams:
 		})
 	}
 }
+
+// TestExhaustedPrimaryGoesToTheFallbackWithoutWaiting: once the primary's
+// only key says it has 0 requests left until a reset, the next request goes
+// to the fallback at once; the primary gets nothing before the reset.
+func TestExhaustedPrimaryGoesToTheFallbackWithoutWaiting(t *testing.T) {
+	clock := newStepClock()
+	var primaryHits atomic.Int64
+	primary := tlsUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		primaryHits.Add(1)
+		w.Header().Set("anthropic-ratelimit-tokens-remaining", "0")
+		w.Header().Set("anthropic-ratelimit-tokens-reset", clock.Now().Add(20*time.Second).UTC().Format(time.RFC3339))
+		ok200(w, r)
+	})
+	fb := &bodyRecorder{handler: ok200}
+	fbSrv := httptest.NewTLSServer(fb)
+	defer fbSrv.Close()
+	yaml := strings.ReplaceAll(strings.ReplaceAll(fallbackConfig, "%PRIMARY%", primary), "%FALLBACK%", fbSrv.URL)
+	tp := startProxy(t, yaml, fbSrv, poolKeysOpt(clock, &mapKeys{m: map[string]string{"a": keyA, "f": keyF}}))
+	if resp, _ := post(t, tp, "/primary/v1/messages", clientBody); resp.Header.Get("X-Clearway-Upstream") != "primary" {
+		t.Fatalf("first request answered by %q", resp.Header.Get("X-Clearway-Upstream"))
+	}
+	for i := range 3 {
+		resp, _ := post(t, tp, "/primary/v1/messages", clientBody)
+		if resp.StatusCode != 200 || resp.Header.Get("X-Clearway-Upstream") != "direct" {
+			t.Fatalf("request %d: %d from %q, want 200 from direct", i+2, resp.StatusCode, resp.Header.Get("X-Clearway-Upstream"))
+		}
+	}
+	if primaryHits.Load() != 1 || len(clock.slept()) != 0 {
+		t.Fatalf("primary hits %d, waits %v: want 1 and none", primaryHits.Load(), clock.slept())
+	}
+	clock.advance(21 * time.Second)
+	if resp, _ := post(t, tp, "/primary/v1/messages", clientBody); resp.Header.Get("X-Clearway-Upstream") != "primary" {
+		t.Fatalf("after the reset: answered by %q", resp.Header.Get("X-Clearway-Upstream"))
+	}
+}
