@@ -89,6 +89,10 @@ type Upstream struct {
 	InFlight          int
 	Cookies           int // cookies kept in its jar
 	LastStatus        int // HTTP status of the last answer; 0 before any
+	// Circuit is its circuit breaker's state: "" or "closed" (normal),
+	// "open" or "half-open" (requests skip it).
+	Circuit   string
+	Fallbacks []string // where its failed requests go, in order
 }
 
 // Key is one keychain entry the configuration names. The zero value is a
@@ -97,6 +101,9 @@ type Key struct {
 	Name   string
 	Set    bool
 	UsedBy []string // upstream names, in configuration order
+	// Pool is the key's state in its upstreams' key pools when it is not
+	// ready: "cooling until 14:03:10" or "refused: 401"; "" when ready.
+	Pool string
 }
 
 // Pref names a switch the user can flip. The zero value is not a preference.

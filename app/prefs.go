@@ -1,0 +1,44 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+)
+
+// prefs are the user's switches kept in Paths.Prefs. Start at login is not
+// among them: the autostart entry itself is the truth (see Autostart).
+type prefs struct {
+	Notifications bool `json:"notifications"`
+}
+
+func defaultPrefs() prefs { return prefs{Notifications: true} }
+
+// loadPrefs reads path; a missing file gives the defaults, an unreadable
+// one the defaults and a warning naming the file.
+func loadPrefs(path string, log *slog.Logger) prefs {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return defaultPrefs()
+	}
+	p := defaultPrefs()
+	if err := json.Unmarshal(b, &p); err != nil {
+		log.Warn("preferences file unreadable; using defaults", "file", path, "err", err)
+		return defaultPrefs()
+	}
+	return p
+}
+
+// savePrefs replaces path atomically (0600, the folder 0700).
+func savePrefs(path string, p prefs) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("preferences: %w", err)
+	}
+	return writeFileAtomic(path, append(b, '\n'), 0o600)
+}

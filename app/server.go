@@ -1,0 +1,106 @@
+package app
+
+import (
+	"context"
+	"errors"
+
+	"github.com/clearway/clearway/app/view"
+	"github.com/clearway/clearway/proxy"
+	"github.com/clearway/clearway/proxy/keychain"
+)
+
+// BuildProxy is the default Builder: a fresh proxy server over the app's
+// cookie store, key store and bus (new sessions, the same persistent jars).
+// It reads the client token from the keychain, which may take a while.
+func (a *App) BuildProxy(ctx context.Context) (Server, error) {
+	if a.beforeBuild != nil {
+		a.beforeBuild()
+	}
+	tok, err := ClientToken(a.cfg, a.keys)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := proxy.New(proxy.Options{
+		Config:      a.cfg,
+		Cookies:     a.store,
+		Keys:        a.keys,
+		KeyNotFound: func(err error) bool { return errors.Is(err, keychain.ErrNotFound) },
+		Token:       tok,
+		TokenName:   keychain.ClientTokenName,
+		MissingKey:  MissingKeyHint(a.keys),
+		Bus:         a.bus,
+		Logger:      a.log,
+		Version:     a.version,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &proxyServer{Server: srv, app: a}, nil
+}
+
+// proxyServer is a proxy.Server that records its address in the instance
+// file while it serves, so `clearway status` and friends find it.
+type proxyServer struct {
+	*proxy.Server
+	app *App
+}
+
+// Run serves until ctx ends; see proxy.Server.Run.
+func (s *proxyServer) Run(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- s.Server.Run(ctx) }()
+	select {
+	case <-s.Ready():
+		if err := s.app.lock.SetAddr(s.Addr()); err != nil {
+			s.app.log.Warn("could not record the address in the instance file", "err", err)
+		}
+	case err := <-done:
+		return err
+	}
+	err := <-done
+	_ = s.app.lock.SetAddr("")
+	return err
+}
+
+// proxyOf returns the proxy behind a Server the default Builder built, or
+// nil (a fake server in tests).
+func proxyOf(s Server) *proxy.Server {
+	if ps, ok := s.(*proxyServer); ok {
+		return ps.Server
+	}
+	return nil
+}
+
+// Proxy returns the serving proxy server, or nil when none serves. The
+// dashboard and the admin API read its status; stopping it is the
+// Lifecycle's job.
+func (a *App) Proxy() *proxy.Server {
+	st, _ := a.lc.State()
+	if st.Phase != view.Running {
+		return nil
+	}
+	return proxyOf(st.Server)
+}
+
+// Serve runs the proxy headless until ctx ends (then stops it and returns
+// nil) or until it fails (returning why): the port taken, the keychain
+// unreadable, the server ending by itself.
+func (a *App) Serve(ctx context.Context) error {
+	if err := a.lc.Start(); err != nil {
+		return err
+	}
+	for {
+		st, next := a.lc.State()
+		switch st.Phase {
+		case view.Failed:
+			return st.Err
+		case view.Stopped:
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return a.lc.Stop()
+		case <-next:
+		}
+	}
+}
