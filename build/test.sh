@@ -6,7 +6,8 @@
 #    on Debian/Ubuntu it apt-get installs what is missing; otherwise it says
 #    what is missing and which command installs it, and goes on (tests that
 #    need a missing tool FAIL when CI=true and skip loudly otherwise).
-# 2. gofmt (fails listing the files), go build ./..., go vet ./...
+# 2. Installs the real npm clients the realclients tests run (npm ci, pinned).
+#    gofmt (fails listing the files), go build ./..., go vet ./...
 # 3. go test -race -count=1 -timeout 20m -p 2 ./... (or the packages given)
 # 4. Every executable build/ci.d/*.sh hook, in name order (fuzzing, packaging,
 #    benchmark smoke runs); skipped when packages are given on the command line.
@@ -202,7 +203,33 @@ run_hooks() {
 	return $status
 }
 
+# ---------------------------------------------------------------- npm clients
+# The real clients the realclients tests run (Claude Code, @anthropic-ai/sdk,
+# openai), pinned in realclients/npm/package-lock.json and installed from npm
+# with `npm ci` into realclients/npm/node_modules (git-ignored). Skipped when
+# the installed tree matches the lock file. Without npm: a failure when
+# CI=true, a warning otherwise (those tests then skip loudly).
+install_npm_clients() {
+	local dir=realclients/npm stamp want
+	if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+		warn "node/npm not found: the real-clients tests (realclients/) need Node 20 and npm"
+		[[ ${CI:-} == true ]] && return 1
+		return 0
+	fi
+	echo "node $(node --version), npm $(npm --version)"
+	want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+	stamp=$dir/node_modules/.clearway-lock-sha256
+	if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
+		echo "real clients already installed from this package-lock.json"
+		return 0
+	fi
+	npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error || return 1
+	echo "$want" >"$stamp"
+	(cd "$dir" && npm ls --depth=0)
+}
+
 step "tools" check_tools
+step "npm real clients" install_npm_clients
 step "go" check_go
 step "gofmt" check_gofmt
 step "go build ./..." go build -p 2 ./...

@@ -64,7 +64,7 @@ func TestTrayClipboard(t *testing.T) {
 		traytest.Wait(t, "base URL on the clipboard", waitLong, func() bool { return readClipboard() == base })
 
 		it.ClickPath(t, waitLong, "Copy Claude Code setup")
-		want := "export ANTHROPIC_BASE_URL=" + base + "/anthropic\nexport ANTHROPIC_API_KEY=" + helperToken + "\n"
+		want := "export ANTHROPIC_BASE_URL=" + base + "/anthropic\nexport ANTHROPIC_API_KEY=" + helperToken + "\nexport CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1\n"
 		traytest.Wait(t, "Claude Code setup on the clipboard", waitLong, func() bool { return readClipboard() == want })
 		n := waitNote("Copied Claude Code setup")
 		if strings.Contains(n.Body, helperToken) {

@@ -10,11 +10,14 @@ import (
 // envVar is one environment variable of a client setup snippet.
 type envVar struct{ Name, Value string }
 
-// claudeSetup is what "Copy Claude Code setup" puts on the clipboard.
+// claudeSetup is what "Copy Claude Code setup" puts on the clipboard. The
+// last variable keeps all of Claude Code's traffic on clearway (without it
+// Claude Code opens connections to api.anthropic.com that bypass the base URL).
 func claudeSetup(goos, baseURL, token string) string {
 	return setupSnippet(goos, []envVar{
 		{"ANTHROPIC_BASE_URL", strings.TrimRight(baseURL, "/") + "/anthropic"},
 		{"ANTHROPIC_API_KEY", tokenOrPlaceholder(token)},
+		{"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"},
 	})
 }
 

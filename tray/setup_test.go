@@ -12,15 +12,15 @@ func TestClaudeAndOpenAISetup(t *testing.T) {
 		fn                            func(string, string, string) string
 	}{
 		{"claude", "linux", "http://127.0.0.1:8764", "cw_abc123",
-			"export ANTHROPIC_BASE_URL=http://127.0.0.1:8764/anthropic\nexport ANTHROPIC_API_KEY=cw_abc123\n", claudeSetup},
+			"export ANTHROPIC_BASE_URL=http://127.0.0.1:8764/anthropic\nexport ANTHROPIC_API_KEY=cw_abc123\nexport CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1\n", claudeSetup},
 		{"openai trailing slash", "darwin", "http://127.0.0.1:8764/", "cw_abc123",
 			"export OPENAI_BASE_URL=http://127.0.0.1:8764/openai/v1\nexport OPENAI_API_KEY=cw_abc123\n", openAISetup},
 		{"no token required", "linux", "http://127.0.0.1:8764", "",
 			"export OPENAI_BASE_URL=http://127.0.0.1:8764/openai/v1\nexport OPENAI_API_KEY=clearway\n", openAISetup},
 		{"odd token is quoted", "linux", "http://127.0.0.1:8764", "a b'c",
-			"export ANTHROPIC_BASE_URL=http://127.0.0.1:8764/anthropic\nexport ANTHROPIC_API_KEY='a b'\\''c'\n", claudeSetup},
+			"export ANTHROPIC_BASE_URL=http://127.0.0.1:8764/anthropic\nexport ANTHROPIC_API_KEY='a b'\\''c'\nexport CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1\n", claudeSetup},
 		{"windows powershell", "windows", "http://127.0.0.1:8764", "it's",
-			"$env:ANTHROPIC_BASE_URL = 'http://127.0.0.1:8764/anthropic'\n$env:ANTHROPIC_API_KEY = 'it''s'\n", claudeSetup},
+			"$env:ANTHROPIC_BASE_URL = 'http://127.0.0.1:8764/anthropic'\n$env:ANTHROPIC_API_KEY = 'it''s'\n$env:CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = '1'\n", claudeSetup},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -35,6 +35,7 @@ var Packages = map[string]string{
 	"redis-server":          "redis-server",
 	"osslsigncode":          "osslsigncode",
 	"chromium":              "chromium",
+	"node":                  "nodejs",
 }
 
 // InCI reports whether the tests run in CI (environment CI=true), where a
