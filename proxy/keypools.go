@@ -26,7 +26,8 @@ import (
 //     another key, or go to a fallback, instead of meeting a known 429;
 //   - a rate-limit 429/529, in a pool of two or more: the key cools until its
 //     Retry-After/reset (or twice retry.initial_delay, doubling); the retry
-//     goes at once with the next ready key (a single key's wait is the retry
+//     goes at once with the next ready key, or waits (within max_queue_wait)
+//     for the key that is ready first (a single key's wait is the retry
 //     loop's, as before);
 //   - invalid (401, 403 authentication error) or out of credit: the key is
 //     set aside until its value changes, with one key_refused event.
@@ -162,7 +163,9 @@ func (k *keyPools) Report(c seam.Credential, o seam.Outcome) bool {
 		}
 		ready := pool.Cool(name, until, why)
 		k.log.Info("key rate limited; it cools down while the pool's other keys carry the traffic", "upstream", c.Upstream, "key", name, "until", ready.Format(time.RFC3339))
-		return pool.Ready(name)
+		// Retry with whichever key is ready first (Credential waits for it
+		// within max_queue_wait), not after this key's own wait.
+		return pool.Usable(name)
 	case retry.KeyInvalid, retry.KeyNoCredit:
 		if name == "" {
 			return false
@@ -171,7 +174,7 @@ func (k *keyPools) Report(c seam.Credential, o seam.Outcome) bool {
 			k.log.Warn("the upstream refused a key; it is set aside until it is set again", "upstream", c.Upstream, "key", name, "why", problem.String()+" ("+why+")")
 			k.bus.Publish(events.Event{Kind: events.KeyRefused, Upstream: c.Upstream, Key: name, Status: o.Status, Reason: problem.String() + ": " + why})
 		}
-		return pool.Ready(name)
+		return pool.Usable(name)
 	}
 	return false
 }

@@ -674,3 +674,35 @@ func TestExhaustedPrimaryGoesToTheFallbackWithoutWaiting(t *testing.T) {
 		t.Fatalf("after the reset: answered by %q", resp.Header.Get("X-Clearway-Upstream"))
 	}
 }
+
+// TestPoolWaitsForTheSoonestKeyNotTheRateLimitedOne: key A is rate limited
+// for 30 s, key B cools for 5 s: the retry waits 5 s for B, not 30 s for A.
+func TestPoolWaitsForTheSoonestKeyNotTheRateLimitedOne(t *testing.T) {
+	clock := newStepClock()
+	var bArrival time.Time
+	var mu sync.Mutex
+	u := &keyedUpstream{handlers: map[string]http.HandlerFunc{
+		keyA: rateLimited("30"),
+		keyB: func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			bArrival = clock.Now()
+			mu.Unlock()
+			ok200(w, r)
+		},
+	}}
+	up := httptest.NewTLSServer(u)
+	defer up.Close()
+	tp := startProxy(t, poolConfig, up, poolKeysOpt(clock, &mapKeys{m: map[string]string{"a": keyA, "b": keyB}}))
+	start := clock.Now()
+	tp.srv.pools.pools["api"].Cool("b", start.Add(5*time.Second), "test")
+	resp, body := post(t, tp, "/api/v1/messages", `{}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("got %d %s", resp.StatusCode, body)
+	}
+	mu.Lock()
+	waited := bArrival.Sub(start)
+	mu.Unlock()
+	if waited < 5*time.Second || waited >= 30*time.Second {
+		t.Fatalf("key B was used %v after the start; want 5s (its cooldown), not A's 30s", waited)
+	}
+}

@@ -172,6 +172,22 @@ func (p *Pool) Ready(except string) bool {
 	return false
 }
 
+// Usable reports whether some key other than the named one is not refused:
+// ready now or later, once its cooldown ends.
+func (p *Pool) Usable(except string) bool {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, k := range p.keys {
+		if k.name != except && !k.refused {
+			return true
+		}
+	}
+	return false
+}
+
 // Cool marks the named key as cooling until the given time, for why (a short,
 // secret-free reason such as "429" or "anthropic-ratelimit-requests-reset").
 // A zero until means the upstream gave no reset: the key then cools for twice

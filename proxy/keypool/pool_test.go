@@ -180,3 +180,16 @@ func TestPickSkipsKeysTheCallerCannotUse(t *testing.T) {
 		t.Fatalf("the only usable key refused: %v, want ErrAllRefused", err)
 	}
 }
+
+func TestUsableCountsCoolingKeysButNotRefusedOnes(t *testing.T) {
+	c := newClock()
+	p := New([]string{"a", "b"}, Options{Now: c.now})
+	p.Cool("b", c.now().Add(time.Minute), "429")
+	if !p.Usable("a") || p.Ready("a") {
+		t.Fatal("a cooling b is usable but not ready")
+	}
+	p.Refuse("b", "401")
+	if p.Usable("a") {
+		t.Fatal("a refused key counted as usable")
+	}
+}
