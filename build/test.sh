@@ -212,6 +212,14 @@ run_hooks() {
 install_npm_clients() {
 	local dir=realclients/npm stamp want
 	if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+		# Only when both are absent: Debian's npm conflicts with a NodeSource
+		# nodejs that ships its own npm.
+		if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1 && ! command -v node >/dev/null 2>&1; then
+			echo "node and npm not found: installing Debian's nodejs and npm"
+			DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends nodejs npm || true
+		fi
+	fi
+	if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
 		warn "node/npm not found: the real-clients tests (realclients/) need Node 20 and npm"
 		[[ ${CI:-} == true ]] && return 1
 		return 0

@@ -42,6 +42,10 @@ func TestLocalThrottle(t *testing.T) {
 		if resp.StatusCode != 429 || e.Error.Type != errRateLimit || !strings.Contains(e.Error.Message, "local throttle") || resp.Header.Get("Retry-After") == "" {
 			t.Fatalf("second request: %d %+v Retry-After %q", resp.StatusCode, e, resp.Header.Get("Retry-After"))
 		}
+		// Waiting for a turn is what helps: the client may retry after Retry-After.
+		if got := resp.Header.Get("X-Should-Retry"); got != "" {
+			t.Errorf("a local throttle refusal says x-should-retry %q; it must leave the retry to Retry-After", got)
+		}
 		if hits.Load() != 1 {
 			t.Fatalf("upstream saw %d requests, want 1", hits.Load())
 		}
