@@ -43,6 +43,9 @@ func loadConfig(path, listen string) (*config.Config, error) {
 	}
 	if listen != "" {
 		cfg.Listen = listen
+		if err := cfg.CheckExposure(); err != nil {
+			return nil, fmt.Errorf("--listen %s: %w", listen, err)
+		}
 	}
 	return cfg, nil
 }

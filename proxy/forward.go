@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -283,11 +284,24 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 	if size < 0 {
 		size = 4096
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size+1))
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, 1<<20)+1))
+	rc := http.NewResponseController(w)
+	if d := s.cfg.Timeouts.RequestBody; d > 0 {
+		// A client that opens a request and then sends its body slowly or
+		// not at all would otherwise hold its connection (and the memory of
+		// its buffer) for ever.
+		_ = rc.SetReadDeadline(time.Now().Add(d))
+		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	}
 	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
 	if n > limit {
 		discardBody(w, r)
 		writeError(w, r, http.StatusRequestEntityTooLarge, errTooLarge, "request body is over max_body ("+strconv.FormatInt(limit, 10)+" bytes)")
+		return nil, false
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		w.Header().Set("Connection", "close")
+		writeError(w, r, http.StatusRequestTimeout, errTimeout, "the request body did not arrive within timeouts.request_body ("+s.cfg.Timeouts.RequestBody.String()+")")
 		return nil, false
 	}
 	if err != nil {

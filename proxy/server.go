@@ -23,6 +23,7 @@ import (
 	"github.com/clearway/clearway/proxy/retry"
 	"github.com/clearway/clearway/proxy/seam"
 	"github.com/clearway/clearway/proxy/throttle"
+	"golang.org/x/net/netutil"
 )
 
 // Options configure a Server. Config is required; everything else has a
@@ -88,6 +89,11 @@ type Server struct {
 	handlers sync.WaitGroup // every ServeHTTP call, so Run returns only after them
 	runOnce  sync.Once
 }
+
+// MaxHeaderBytes bounds a client's request headers; beyond it the answer is
+// 431. LLM clients send a few KiB; 64 KiB leaves room for long tokens and
+// cookies while 200 slow clients cost ~14 MiB instead of ~200 MiB.
+const MaxHeaderBytes = 64 << 10
 
 // ErrPortInUse is matched (errors.Is) by Run's error when the listen address is taken.
 var ErrPortInUse = errors.New("port in use")
@@ -270,8 +276,17 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
 		}
 	}
+	if n := s.cfg.MaxConnections; n > 0 {
+		// Past the cap, Accept waits for a connection to close: new clients
+		// queue in the kernel's backlog instead of costing memory here.
+		ln = netutil.LimitListener(ln, n)
+	}
 	addr := ln.Addr().String()
 	s.addr.Store(&addr)
+	if host, _, _ := net.SplitHostPort(addr); !config.IsLoopbackHost(host) {
+		s.log.Warn("LISTENING ON A NON-LOOPBACK ADDRESS: other machines can reach this proxy; every request needs the client token",
+			"addr", addr, "allow_remote", s.cfg.AllowRemote)
+	}
 	s.guard.port = portOf(addr)
 	s.started = time.Now()
 
@@ -279,7 +294,7 @@ func (s *Server) Run(ctx context.Context) error {
 		Handler:           s,
 		ReadHeaderTimeout: s.cfg.Timeouts.ReadHeader,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    1 << 20,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}

@@ -45,6 +45,12 @@ const (
 	DefaultIdleStream     = 5 * time.Minute
 	DefaultShutdown       = 10 * time.Second
 	DefaultReadHeader     = 10 * time.Second
+	// DefaultRequestBody is how long a client has to send its whole request
+	// body before a 408 releases its connection.
+	DefaultRequestBody = 60 * time.Second
+	// DefaultMaxConnections caps the client connections open at once; more
+	// wait in the listen queue until one closes.
+	DefaultMaxConnections = 512
 	DefaultSaveDelay      = time.Second
 	// DefaultBreakerFailures is how many final failures in a row open the
 	// circuit breaker of an upstream with fallbacks when breaker.failures is
@@ -69,6 +75,8 @@ type Config struct {
 	LogLevel       string        // debug, info, warn, error
 	AllowedHosts   []string      // extra Host names accepted besides loopback names
 	AllowedOrigins []string      // extra browser Origins accepted besides loopback
+	AllowRemote    bool          // a non-loopback Listen is allowed (only with ClientToken)
+	MaxConnections int           // client connections open at once; more wait (0: no cap)
 	Upstreams      []Upstream    // sorted by name
 	Shared         Shared        // limits shared with a team on Redis (shared:); zero Redis = off
 }
@@ -95,6 +103,7 @@ type Timeouts struct {
 	IdleStream     time.Duration // longest silence inside a response body (a slow but live stream is never cut)
 	Shutdown       time.Duration // grace period for in-flight requests on shutdown
 	ReadHeader     time.Duration // client must send its request headers within this
+	RequestBody    time.Duration // client must send its whole request body within this (408)
 }
 
 // Throttle limits the request rate and concurrency towards one upstream.
@@ -121,6 +130,9 @@ type Upstream struct {
 	Fallbacks  []string          // upstreams a finally failed request is replayed to, in order (fallbacks:)
 	ModelMap   map[string]string // JSON "model" rewrites applied when this upstream serves as a fallback (model_map:)
 	Breaker    Breaker
+	// AllowInsecureHTTP lets a key go over plain http to a non-loopback
+	// host (allow_insecure_http); without it such an upstream is refused.
+	AllowInsecureHTTP bool
 }
 
 // Breaker configures an upstream's circuit breaker: after Failures final
@@ -237,6 +249,8 @@ func build(fc fileConfig) (*Config, error) {
 		LogLevel:       orString(fc.LogLevel, "info"),
 		AllowedHosts:   fc.AllowedHosts,
 		AllowedOrigins: fc.AllowedOrigin,
+		AllowRemote:    fc.AllowRemote,
+		MaxConnections: DefaultMaxConnections,
 		Timeouts: Timeouts{
 			Connect:        orDur(fc.Timeouts.Connect, DefaultConnect),
 			TLSHandshake:   orDur(fc.Timeouts.TLSHandshake, DefaultTLSHandshake),
@@ -244,7 +258,14 @@ func build(fc fileConfig) (*Config, error) {
 			IdleStream:     orDur(fc.Timeouts.IdleStream, DefaultIdleStream),
 			Shutdown:       orDur(fc.Timeouts.Shutdown, DefaultShutdown),
 			ReadHeader:     orDur(fc.Timeouts.ReadHeader, DefaultReadHeader),
+			RequestBody:    orDur(fc.Timeouts.RequestBody, DefaultRequestBody),
 		},
+	}
+	if fc.MaxConns != nil {
+		if *fc.MaxConns < 0 {
+			return nil, fmt.Errorf("max_connections: %d must not be negative (0 means no cap)", *fc.MaxConns)
+		}
+		c.MaxConnections = *fc.MaxConns
 	}
 	base := Retry{MaxRetries: DefaultMaxRetries, InitialDelay: DefaultInitialDelay, MaxDelay: DefaultMaxDelay, MaxRetryAfter: DefaultMaxRetryAfter}
 	var err error
@@ -253,6 +274,9 @@ func build(fc fileConfig) (*Config, error) {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return nil, fmt.Errorf("listen: %q is not host:port (for example 127.0.0.1:8764)", c.Listen)
+	}
+	if err := checkExposure(c); err != nil {
+		return nil, err
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -332,13 +356,17 @@ func buildUpstream(name string, fu *fileUpstream, base Retry, queueWait time.Dur
 	if target.RawQuery != "" || target.Fragment != "" {
 		return Upstream{}, fmt.Errorf("%s.url: %q must not have a query or fragment", p, fu.URL)
 	}
+	if err := checkTargetHost(p+".url", target); err != nil {
+		return Upstream{}, err
+	}
 	u := Upstream{
-		Name:       name,
-		URL:        target,
-		UserAgent:  fu.UserAgent,
-		Headers:    map[string]string{},
-		Key:        fu.Key,
-		AuthHeader: strings.ToLower(fu.AuthHeader),
+		Name:              name,
+		URL:               target,
+		UserAgent:         fu.UserAgent,
+		Headers:           map[string]string{},
+		Key:               fu.Key,
+		AuthHeader:        strings.ToLower(fu.AuthHeader),
+		AllowInsecureHTTP: fu.Insecure,
 	}
 	for k, v := range fu.Headers {
 		for _, m := range refPattern.FindAllStringSubmatch(v, -1) {
@@ -444,6 +472,9 @@ func buildUpstream(name string, fu *fileUpstream, base Retry, queueWait time.Dur
 		u.Throttle.Burst = 1
 	}
 	if u.Retry, err = mergeRetry(base, fu.Retry, p+".retry"); err != nil {
+		return Upstream{}, err
+	}
+	if err := checkPlainHTTP(p, u); err != nil {
 		return Upstream{}, err
 	}
 	return u, nil

@@ -16,6 +16,8 @@ type fileConfig struct {
 	AllowedHosts  []string                 `yaml:"allowed_hosts"`
 	AllowedOrigin []string                 `yaml:"allowed_origins"`
 	Shared        *fileShared              `yaml:"shared"`
+	AllowRemote   bool                     `yaml:"allow_remote"`
+	MaxConns      *int                     `yaml:"max_connections"`
 }
 
 type fileRetry struct {
@@ -33,6 +35,7 @@ type fileTimeouts struct {
 	IdleStream     *Duration `yaml:"idle_stream"`
 	Shutdown       *Duration `yaml:"shutdown"`
 	ReadHeader     *Duration `yaml:"read_header"`
+	RequestBody    *Duration `yaml:"request_body"`
 }
 
 type fileThrottle struct {
@@ -55,6 +58,7 @@ type fileUpstream struct {
 	Fallbacks  []string          `yaml:"fallbacks"`
 	ModelMap   map[string]string `yaml:"model_map"`
 	Breaker    fileBreaker       `yaml:"breaker"`
+	Insecure   bool              `yaml:"allow_insecure_http"`
 }
 
 type fileBreaker struct {
