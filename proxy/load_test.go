@@ -83,7 +83,8 @@ func TestLoadThousandConcurrentSSEStreams(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	up := &barrierSSE{n: loadStreams, events: loadEvents, all: make(chan struct{})}
 	srv := httptest.NewServer(up)
-	tp := startProxy(t, retryConfig, srv)
+	// 1,000 streams held open at once: past the default max_connections (512).
+	tp := startProxy(t, strings.Replace(retryConfig, "client_token: false", "client_token: false\nmax_connections: 1100", 1), srv)
 
 	tr := &http.Transport{MaxIdleConnsPerHost: loadStreams, DisableCompression: true}
 	client := &http.Client{Transport: tr}
