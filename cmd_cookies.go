@@ -14,6 +14,7 @@ import (
 
 	"github.com/clearway/clearway/internal/atomicfile"
 	"github.com/clearway/clearway/proxy"
+	"github.com/clearway/clearway/proxy/api"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/cookiejar"
 	"github.com/clearway/clearway/proxy/instance"
@@ -74,11 +75,9 @@ func cmdCookies(args []string, stdout io.Writer) error {
 		}
 		var entries []proxy.CookieEntry
 		if running != nil {
-			q := "?upstream=" + up
-			if *showValues {
-				q += "&values=1"
-			}
-			if err := running.do("GET", "/cookies"+q, nil, &entries, nil); err != nil {
+			ctx, cancel := adminCtx()
+			defer cancel()
+			if entries, err = running.Cookies(ctx, up, *showValues); err != nil {
 				return err
 			}
 		} else if err := offline(cfg, func(s *cookiejar.Store) { entries = proxy.ListCookies(s, names, up, *showValues) }); err != nil {
@@ -90,13 +89,11 @@ func cmdCookies(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		var res struct{ Cleared int }
+		var res api.ClearResult
 		if running != nil {
-			q := "?upstream=" + up
-			if *unpinUA {
-				q += "&unpin_ua=1"
-			}
-			if err := running.do("POST", "/cookies/clear"+q, nil, &res, nil); err != nil {
+			ctx, cancel := adminCtx()
+			defer cancel()
+			if res, err = running.ClearCookies(ctx, up, *unpinUA); err != nil {
 				return err
 			}
 		} else if err := offline(cfg, func(s *cookiejar.Store) {
@@ -134,12 +131,11 @@ func cmdCookies(args []string, stdout io.Writer) error {
 		if perr != nil {
 			fmt.Fprintf(stdout, "warning: %s: skipped lines that are not cookies: %v\n", path, perr)
 		}
-		var res struct {
-			Imported  map[string]int
-			Unmatched int
-		}
+		var res api.ImportResult
 		if running != nil {
-			if err := running.do("POST", "/cookies/import", bytes.NewReader(data), &res, nil); err != nil {
+			ctx, cancel := adminCtx()
+			defer cancel()
+			if res, err = running.ImportCookies(ctx, bytes.NewReader(data)); err != nil {
 				return err
 			}
 		} else if err := offline(cfg, func(s *cookiejar.Store) {
@@ -162,7 +158,9 @@ func cmdCookies(args []string, stdout io.Writer) error {
 		}
 		var buf bytes.Buffer
 		if running != nil {
-			if err := running.do("GET", "/cookies/export", nil, nil, &buf); err != nil {
+			ctx, cancel := adminCtx()
+			defer cancel()
+			if err := running.ExportCookies(ctx, &buf); err != nil {
 				return err
 			}
 		} else {

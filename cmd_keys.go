@@ -154,7 +154,9 @@ func tellRunning(cfg *config.Config, stdout io.Writer) {
 	if err != nil {
 		return
 	}
-	if err := c.do("POST", "/keys/reload", nil, nil, nil); err != nil {
+	ctx, cancel := adminCtx()
+	defer cancel()
+	if _, err := c.ReloadKeys(ctx); err != nil {
 		fmt.Fprintf(stdout, "warning: the running clearway did not reload its keys: %v\n", err)
 		return
 	}

@@ -28,8 +28,10 @@ func cmdStatus(args []string, stdout io.Writer) error {
 	if err != nil {
 		return &exitError{3, err}
 	}
-	var st proxy.Status
-	if err := c.do("GET", "/status", nil, &st, nil); err != nil {
+	ctx, cancel := adminCtx()
+	defer cancel()
+	st, err := c.Status(ctx)
+	if err != nil {
 		return err
 	}
 	if asJSON {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/clearway/clearway/proxy/api"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/keychain"
 )
@@ -30,7 +31,7 @@ func cmdToken(args []string, stdout io.Writer) error {
 	}
 	// Reach a running instance with the OLD token first, so it can be told to
 	// re-read the token once the new one is stored.
-	var running *adminClient
+	var running *api.Client
 	if cfg, err := config.Load(""); err == nil {
 		running, _ = runningInstance(cfg)
 	}
@@ -40,7 +41,9 @@ func cmdToken(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, tok)
 	if running != nil {
-		if err := running.do("POST", "/keys/reload", nil, nil, nil); err != nil {
+		ctx, cancel := adminCtx()
+		defer cancel()
+		if _, err := running.ReloadKeys(ctx); err != nil {
 			return fmt.Errorf("the new token is stored, but the running clearway did not reload it (restart it): %w", err)
 		}
 	}

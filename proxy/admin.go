@@ -7,84 +7,122 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/clearway/clearway/proxy/api"
 	"github.com/clearway/clearway/proxy/cookiejar"
 )
 
-// maxImportBytes bounds a cookies.txt sent to /_clearway/cookies/import.
-const maxImportBytes = 8 << 20
-
-// serveAdmin answers the proxy's own endpoints under /_clearway/. Only health
-// is open; the rest need the client token when it is required, because they
-// show or change the sessions.
+// newAdminMux routes the proxy's own endpoints under /_clearway/ (package
+// api has the paths and JSON types; README's "Admin API" table lists them).
+// Only health is open; the rest need the client token when it is required,
+// because they show or change the sessions. A path it does not know is a JSON
+// 404, a known path with another method a JSON 405 with Allow.
 //
-//	GET  /_clearway/health            200 {"status":"ok"} while serving
-//	GET  /_clearway/status            Status as JSON
-//	GET  /_clearway/cookies           ?upstream=NAME&values=1
-//	POST /_clearway/cookies/clear     ?upstream=NAME (none: all); &unpin_ua=1 forgets the pinned User-Agent too
-//	POST /_clearway/cookies/import    body: Netscape cookies.txt
-//	GET  /_clearway/cookies/export    Netscape cookies.txt
-//	POST /_clearway/keys/reload       re-read keys and token from the keychain
-func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request, rest string) {
+// To add an endpoint: a path constant and the answer's type in package api,
+// a line here, a row in README's table.
+func (s *Server) newAdminMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	handle := func(method, path string, h http.HandlerFunc, open bool) {
+		if !open {
+			h = s.adminAuth(h)
+		}
+		mux.HandleFunc(method+" "+path, h)
+		// The same path without a method matches every other method.
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", method)
+			writeError(w, r, http.StatusMethodNotAllowed, errInvalidRequest, r.Method+" "+path+" is not allowed; use "+method)
+		})
+	}
+	handle("GET", api.PathHealth, s.adminHealth, true)
+	handle("GET", api.PathStatus, s.adminStatus, false)
+	handle("GET", api.PathCookies, s.adminCookies, false)
+	handle("POST", api.PathCookiesClear, s.adminCookiesClear, false)
+	handle("POST", api.PathCookiesImport, s.adminCookiesImport, false)
+	handle("GET", api.PathCookiesExport, s.adminCookiesExport, false)
+	handle("POST", api.PathKeysReload, s.adminKeysReload, false)
+	mux.HandleFunc(api.Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, http.StatusNotFound, errNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+// serveAdmin answers a request under /_clearway/ (the guard has let it in).
+func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	if rest == "/health" {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.version})
-		return
+	s.admin.ServeHTTP(w, r)
+}
+
+// adminAuth lets h answer only with the client token (when it is required)
+// and a known ?upstream= (when given).
+func (s *Server) adminAuth(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.guard.tokenRequired() && !s.guard.tokenOK(r.Header) {
+			writeError(w, r, http.StatusUnauthorized, errAuthentication, "the proxy's own endpoints need the client token (`clearway token`)")
+			return
+		}
+		if up := r.URL.Query().Get(api.ParamUpstream); up != "" && s.sessions[up] == nil {
+			writeError(w, r, http.StatusNotFound, errNotFound, "no upstream called "+strconv.Quote(up))
+			return
+		}
+		h(w, r)
 	}
-	if s.guard.tokenRequired() && !s.guard.tokenOK(r.Header) {
-		writeError(w, r, http.StatusUnauthorized, errAuthentication, "the proxy's own endpoints need the client token (`clearway token`)")
-		return
-	}
+}
+
+func (s *Server) adminHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, api.Health{Status: "ok", Version: s.version})
+}
+
+func (s *Server) adminStatus(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.Status())
+}
+
+func (s *Server) adminCookies(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	up := q.Get("upstream")
-	if up != "" && s.sessions[up] == nil {
-		writeError(w, r, http.StatusNotFound, errNotFound, "no upstream called "+strconv.Quote(up))
+	writeJSON(w, http.StatusOK, ListCookies(s.cookies, s.names, q.Get(api.ParamUpstream), q.Get(api.ParamValues) == "1"))
+}
+
+func (s *Server) adminCookiesClear(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	up := q.Get(api.ParamUpstream)
+	res := api.ClearResult{Cleared: ClearCookies(s.cookies, s.names, up), Unpinned: q.Get(api.ParamUnpinUA) == "1"}
+	if res.Unpinned {
+		s.cookies.Unpin(up)
+	}
+	s.flushCookies()
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) adminCookiesImport(w http.ResponseWriter, r *http.Request) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, api.MaxImportBytes+1))
+	if err != nil || len(data) > api.MaxImportBytes {
+		writeError(w, r, http.StatusRequestEntityTooLarge, errTooLarge, "cookies file too large or unreadable")
 		return
 	}
-	route := r.Method + " " + rest
-	switch route {
-	case "GET /status":
-		writeJSON(w, http.StatusOK, s.Status())
-	case "GET /cookies":
-		writeJSON(w, http.StatusOK, ListCookies(s.cookies, s.names, up, q.Get("values") == "1"))
-	case "POST /cookies/clear":
-		n := ClearCookies(s.cookies, s.names, up)
-		unpin := q.Get("unpin_ua") == "1"
-		if unpin {
-			s.cookies.Unpin(up)
-		}
-		s.flushCookies()
-		writeJSON(w, http.StatusOK, map[string]any{"cleared": n, "unpinned": unpin})
-	case "POST /cookies/import":
-		data, err := io.ReadAll(io.LimitReader(r.Body, maxImportBytes+1))
-		if err != nil || len(data) > maxImportBytes {
-			writeError(w, r, http.StatusRequestEntityTooLarge, errTooLarge, "cookies file too large or unreadable")
-			return
-		}
-		recs, perr := cookiejar.ParseNetscape(bytes.NewReader(data))
-		if perr != nil && len(recs) == 0 {
-			writeError(w, r, http.StatusBadRequest, errInvalidRequest, perr.Error())
-			return
-		}
-		counts, unmatched := ImportCookies(s.cookies, s.cfg.Upstreams, recs)
-		s.flushCookies()
-		res := map[string]any{"imported": counts, "unmatched": unmatched}
-		if perr != nil {
-			res["skipped"] = perr.Error() // bad lines; the good ones were imported
-		}
-		writeJSON(w, http.StatusOK, res)
-	case "GET /cookies/export":
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusOK)
-		_ = cookiejar.WriteNetscape(w, ExportCookies(s.cookies, s.names))
-	case "POST /keys/reload":
-		if err := s.ReloadKeys(); err != nil {
-			writeError(w, r, http.StatusServiceUnavailable, errUnavailable, "keychain: "+err.Error())
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"keys": s.keys.status()})
-	default:
-		writeError(w, r, http.StatusNotFound, errNotFound, "no such endpoint: "+r.Method+" /_clearway"+rest)
+	recs, perr := cookiejar.ParseNetscape(bytes.NewReader(data))
+	if perr != nil && len(recs) == 0 {
+		writeError(w, r, http.StatusBadRequest, errInvalidRequest, perr.Error())
+		return
 	}
+	var res api.ImportResult
+	res.Imported, res.Unmatched = ImportCookies(s.cookies, s.cfg.Upstreams, recs)
+	s.flushCookies()
+	if perr != nil {
+		res.Skipped = perr.Error() // bad lines; the good ones were imported
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) adminCookiesExport(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_ = cookiejar.WriteNetscape(w, ExportCookies(s.cookies, s.names))
+}
+
+func (s *Server) adminKeysReload(w http.ResponseWriter, r *http.Request) {
+	if err := s.ReloadKeys(); err != nil {
+		writeError(w, r, http.StatusServiceUnavailable, errUnavailable, "keychain: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, api.KeysResult{Keys: s.keys.status()})
 }
 
 // flushCookies writes a jar change made through the admin API at once, so the

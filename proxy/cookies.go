@@ -2,24 +2,14 @@ package proxy
 
 import (
 	"sort"
-	"time"
 
+	"github.com/clearway/clearway/proxy/api"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/cookiejar"
 )
 
-// CookieEntry is one cookie as `clearway cookies list` shows it. Value is
-// empty unless values were asked for explicitly.
-type CookieEntry struct {
-	Upstream string     `json:"upstream"`
-	Name     string     `json:"name"`
-	Domain   string     `json:"domain"`
-	Path     string     `json:"path"`
-	Expires  *time.Time `json:"expires,omitempty"`
-	Secure   bool       `json:"secure"`
-	HttpOnly bool       `json:"http_only"`
-	Value    string     `json:"value,omitempty"`
-}
+// CookieEntry is one cookie as `clearway cookies list` shows it (api.CookieEntry).
+type CookieEntry = api.CookieEntry
 
 // ListCookies lists the cookies of upstream ("" = every upstream in names).
 func ListCookies(store *cookiejar.Store, names []string, upstream string, values bool) []CookieEntry {

@@ -7,7 +7,7 @@ import (
 )
 
 // adminPrefix is the first path segment that belongs to the proxy itself.
-const adminPrefix = "_clearway"
+const adminPrefix = "_clearway" // api.Prefix without its slash
 
 // ServeHTTP is the proxy's front door: refuse foreign Hosts and cross-site
 // browser requests first, then route /_clearway/... to the proxy's own
@@ -31,7 +31,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if name == adminPrefix {
-		s.serveAdmin(w, r, rest)
+		s.serveAdmin(w, r)
 		return
 	}
 	sess := s.sessions[name]

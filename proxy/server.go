@@ -79,7 +79,8 @@ type Server struct {
 	pools    *keyPools // the default Credentials, nil when Options.Credentials replaced it
 	version  string
 	sessions map[string]*session
-	names    []string // upstream names, sorted
+	admin    *http.ServeMux // /_clearway/ endpoints (admin.go)
+	names    []string       // upstream names, sorted
 	started  time.Time
 
 	listener net.Listener
@@ -142,6 +143,7 @@ func New(opts Options) (*Server, error) {
 		token = opts.Token
 	}
 	s.guard = newGuard(cfg.Listen, cfg.AllowedHosts, cfg.AllowedOrigins, token)
+	s.admin = s.newAdminMux()
 	transports := opts.Transports
 	if transports == nil {
 		transports = seam.HTTPTransports{

@@ -1,65 +1,21 @@
 package proxy
 
 import (
-	"github.com/clearway/clearway/proxy/keypool"
 	"sort"
 	"time"
 
+	"github.com/clearway/clearway/proxy/api"
 	"github.com/clearway/clearway/proxy/health"
-	"github.com/clearway/clearway/proxy/retry"
 )
 
-// Status is the proxy's state as /_clearway/status shows it. It never holds a
-// secret: cookie names and expiries, never values; key names, never keys.
-type Status struct {
-	Version        string           `json:"version"`
-	Addr           string           `json:"addr"`
-	Started        time.Time        `json:"started"`
-	ClientToken    bool             `json:"client_token"`
-	InFlight       int64            `json:"in_flight"`
-	CookiesFile    string           `json:"cookies_file,omitempty"`
-	CookiesSavedAt *time.Time       `json:"cookies_saved_at,omitempty"`
-	Keys           map[string]bool  `json:"keys"` // key name -> set
-	Upstreams      []UpstreamStatus `json:"upstreams"`
-}
+// Status is the proxy's state as /_clearway/status shows it (api.Status).
+type Status = api.Status
 
-// UpstreamStatus is one upstream's counters and session state.
-type UpstreamStatus struct {
-	Name        string        `json:"name"`
-	URL         string        `json:"url"`
-	State       health.Health `json:"state"` // "idle", "ok", "retrying", "failing"
-	Requests    uint64        `json:"requests"`
-	Retries     uint64        `json:"retries"`
-	Failures    uint64        `json:"failures"`
-	InFlight    int64         `json:"in_flight"`
-	Retrying    int64         `json:"retrying"`
-	LastStatus  int           `json:"last_status,omitempty"`
-	LastError   string        `json:"last_error,omitempty"`
-	LastAt      *time.Time    `json:"last_at,omitempty"`
-	QueueLength int           `json:"queue_length"`
-	UserAgent   string        `json:"user_agent,omitempty"`
-	Key         string        `json:"key,omitempty"`
-	// KeyPool is the state of each of the upstream's keys, in order of
-	// preference (ready, cooling until a time, refused and why); names only.
-	// Empty when the upstream sends no key of its own.
-	KeyPool     []keypool.KeyStatus `json:"key_pool,omitempty"`
-	Breaker     string              `json:"breaker,omitempty"`   // "closed", "open", "half-open"; "" when it has none
-	Fallbacks   []string            `json:"fallbacks,omitempty"` // where its finally failed requests go, in order
-	CookieCount int                 `json:"cookie_count"`
-	CookieNames []string            `json:"cookie_names"`
-	Cookies     []CookieStatus      `json:"cookies"`
-	// RateLimits are the limits the upstream's latest answer stated
-	// (anthropic-ratelimit-*, x-ratelimit-*), for headroom bars.
-	RateLimits []retry.Limit `json:"rate_limits,omitempty"`
-}
+// UpstreamStatus is one upstream's counters and session state (api.UpstreamStatus).
+type UpstreamStatus = api.UpstreamStatus
 
-// CookieStatus describes one cookie without its value.
-type CookieStatus struct {
-	Name    string     `json:"name"`
-	Domain  string     `json:"domain"`
-	Path    string     `json:"path"`
-	Expires *time.Time `json:"expires,omitempty"` // nil: session cookie
-}
+// CookieStatus describes one cookie without its value (api.CookieStatus).
+type CookieStatus = api.CookieStatus
 
 // Status returns a snapshot of the proxy's state. Safe for concurrent use.
 func (s *Server) Status() Status {

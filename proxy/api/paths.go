@@ -1,0 +1,26 @@
+package api
+
+// Prefix is the first path segment that belongs to the proxy itself.
+const Prefix = "/_clearway"
+
+// The endpoints, relative to the proxy's base URL. Each is served for the
+// methods README's "Admin API" table lists; another method gets 405.
+const (
+	PathHealth        = Prefix + "/health"         // GET: Health; no token needed
+	PathStatus        = Prefix + "/status"         // GET: Status
+	PathCookies       = Prefix + "/cookies"        // GET ?upstream=NAME&values=1: []CookieEntry
+	PathCookiesClear  = Prefix + "/cookies/clear"  // POST ?upstream=NAME&unpin_ua=1: ClearResult
+	PathCookiesImport = Prefix + "/cookies/import" // POST body cookies.txt: ImportResult
+	PathCookiesExport = Prefix + "/cookies/export" // GET: Netscape cookies.txt (text/plain)
+	PathKeysReload    = Prefix + "/keys/reload"    // POST: KeysResult
+)
+
+// Query parameters.
+const (
+	ParamUpstream = "upstream" // limit to one upstream ("" or absent: all); an unknown name is 404
+	ParamValues   = "values"   // "1": include cookie values (GET /cookies only)
+	ParamUnpinUA  = "unpin_ua" // "1": forget the pinned User-Agent too (POST /cookies/clear)
+)
+
+// MaxImportBytes bounds the cookies.txt body of POST /cookies/import.
+const MaxImportBytes = 8 << 20

@@ -1,0 +1,109 @@
+package api
+
+import (
+	"time"
+
+	"github.com/clearway/clearway/proxy/health"
+	"github.com/clearway/clearway/proxy/keypool"
+	"github.com/clearway/clearway/proxy/retry"
+)
+
+// Health is the answer of GET /health: {"status":"ok","version":"..."} while
+// the proxy serves.
+type Health struct {
+	Status  string `json:"status"`
+	Version string `json:"version"`
+}
+
+// Status is the answer of GET /status: the proxy's state. It never holds a
+// secret: cookie names and expiries, never values; key names, never keys.
+type Status struct {
+	Version        string           `json:"version"`
+	Addr           string           `json:"addr"`
+	Started        time.Time        `json:"started"`
+	ClientToken    bool             `json:"client_token"`
+	InFlight       int64            `json:"in_flight"`
+	CookiesFile    string           `json:"cookies_file,omitempty"`
+	CookiesSavedAt *time.Time       `json:"cookies_saved_at,omitempty"`
+	Keys           map[string]bool  `json:"keys"` // key name -> set
+	Upstreams      []UpstreamStatus `json:"upstreams"`
+}
+
+// UpstreamStatus is one upstream's counters and session state.
+type UpstreamStatus struct {
+	Name        string        `json:"name"`
+	URL         string        `json:"url"`
+	State       health.Health `json:"state"` // "idle", "ok", "retrying", "failing"
+	Requests    uint64        `json:"requests"`
+	Retries     uint64        `json:"retries"`
+	Failures    uint64        `json:"failures"`
+	InFlight    int64         `json:"in_flight"`
+	Retrying    int64         `json:"retrying"`
+	LastStatus  int           `json:"last_status,omitempty"`
+	LastError   string        `json:"last_error,omitempty"`
+	LastAt      *time.Time    `json:"last_at,omitempty"`
+	QueueLength int           `json:"queue_length"`
+	UserAgent   string        `json:"user_agent,omitempty"`
+	Key         string        `json:"key,omitempty"`
+	// KeyPool is the state of each of the upstream's keys, in order of
+	// preference (ready, cooling until a time, refused and why); names only.
+	// Empty when the upstream sends no key of its own.
+	KeyPool     []keypool.KeyStatus `json:"key_pool,omitempty"`
+	Breaker     string              `json:"breaker,omitempty"`   // "closed", "open", "half-open"; "" when it has none
+	Fallbacks   []string            `json:"fallbacks,omitempty"` // where its finally failed requests go, in order
+	CookieCount int                 `json:"cookie_count"`
+	CookieNames []string            `json:"cookie_names"`
+	Cookies     []CookieStatus      `json:"cookies"`
+	// RateLimits are the limits the upstream's latest answer stated
+	// (anthropic-ratelimit-*, x-ratelimit-*), for headroom bars.
+	RateLimits []retry.Limit `json:"rate_limits,omitempty"`
+}
+
+// CookieStatus describes one cookie without its value.
+type CookieStatus struct {
+	Name    string     `json:"name"`
+	Domain  string     `json:"domain"`
+	Path    string     `json:"path"`
+	Expires *time.Time `json:"expires,omitempty"` // nil: session cookie
+}
+
+// CookieEntry is one cookie as GET /cookies and `clearway cookies list`
+// show it. Value is empty unless values=1 was asked for.
+type CookieEntry struct {
+	Upstream string     `json:"upstream"`
+	Name     string     `json:"name"`
+	Domain   string     `json:"domain"`
+	Path     string     `json:"path"`
+	Expires  *time.Time `json:"expires,omitempty"`
+	Secure   bool       `json:"secure"`
+	HttpOnly bool       `json:"http_only"`
+	Value    string     `json:"value,omitempty"`
+}
+
+// ClearResult is the answer of POST /cookies/clear.
+type ClearResult struct {
+	Cleared  int  `json:"cleared"`  // cookies removed
+	Unpinned bool `json:"unpinned"` // the pinned User-Agent was forgotten too
+}
+
+// ImportResult is the answer of POST /cookies/import.
+type ImportResult struct {
+	Imported  map[string]int `json:"imported"`          // cookies added per upstream
+	Unmatched int            `json:"unmatched"`         // cookies that matched no upstream's host
+	Skipped   string         `json:"skipped,omitempty"` // why some lines were not cookies (the others were imported)
+}
+
+// KeysResult is the answer of POST /keys/reload: per key name, whether it is set.
+type KeysResult struct {
+	Keys map[string]bool `json:"keys"`
+}
+
+// ErrorBody decodes the proxy's error answers, Anthropic-shaped
+// {"type":"error","error":{"type","message"}} and OpenAI-shaped
+// {"error":{"type","message",...}} alike.
+type ErrorBody struct {
+	Error struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
