@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+
+	"github.com/clearway/clearway/internal/atomicfile"
 )
 
 // prefs are the user's switches kept in Paths.Prefs. Start at login is not
@@ -40,5 +42,5 @@ func savePrefs(path string, p prefs) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("preferences: %w", err)
 	}
-	return writeFileAtomic(path, append(b, '\n'), 0o600)
+	return atomicfile.WriteFile(path, append(b, '\n'), 0o600)
 }
