@@ -53,14 +53,21 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := outside(dir)
+	code, err := outside(dir)
 	_ = os.RemoveAll(dir)
+	if err != nil {
+		// No namespace could be made (a container without CAP_SYS_ADMIN):
+		// run here so that every test reports why.
+		setupProblem = "cannot create a network namespace for the clients (root with CAP_SYS_ADMIN needed; in a container: --privileged or --cap-add SYS_ADMIN): " + err.Error()
+		os.Exit(m.Run())
+	}
 	os.Exit(code)
 }
 
 // outside builds the binary (the namespace has no network for module
-// downloads) and runs the tests in the namespace; it returns their exit code.
-func outside(dir string) int {
+// downloads) and runs the tests in the namespace; it returns their exit code,
+// or an error when the namespace cannot be created.
+func outside(dir string) (int, error) {
 	bin := filepath.Join(dir, "clearway")
 	if prebuilt := os.Getenv(envBinary); prebuilt != "" {
 		bin = prebuilt // e.g. an older build, to measure the behaviour before a change
@@ -70,28 +77,31 @@ func outside(dir string) int {
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "realclients: building clearway:", err)
-			return 1
+			return 1, nil
 		}
 	}
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return 1, nil
 	}
 	cmd := exec.Command(self, os.Args[1:]...)
 	cmd.Env = append(os.Environ(), envInside+"=1", envBinary+"="+bin)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
-	err = cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	err = cmd.Wait()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
-		return 0
+		return 0, nil
 	case errors.As(err, &ee):
-		return ee.ExitCode()
+		return ee.ExitCode(), nil
 	default:
 		fmt.Fprintln(os.Stderr, "realclients: running the tests in a new network namespace:", err)
-		return 1
+		return 1, nil
 	}
 }
 
