@@ -1,0 +1,172 @@
+package usage
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/andybalholm/brotli"
+)
+
+// fixtures are answers in the exact shapes the APIs send, with what a reader
+// must find in them.
+var fixtures = []struct {
+	file, ctype, model string
+	want               Tokens
+}{
+	{"anthropic.json", "application/json", "claude-sonnet-4-5-20250929", Tokens{Input: 2095, Output: 503, CacheRead: 1200, CacheWrite: 2051}},
+	{"anthropic.sse", "text/event-stream; charset=utf-8", "claude-opus-4-1-20250805", Tokens{Input: 472, Output: 89, CacheRead: 3000, CacheWrite: 100}},
+	{"openai-chat.json", "application/json", "gpt-4o-2024-08-06", Tokens{Input: 93, Output: 46, CacheRead: 1024}},
+	{"openai-chat.sse", "text/event-stream", "gpt-4o-mini-2024-07-18", Tokens{Input: 252, Output: 12, CacheRead: 2048}},
+	{"openai-responses.sse", "text/event-stream", "gpt-4.1-2025-04-14", Tokens{Input: 25, Output: 11, CacheRead: 512}},
+}
+
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// meterPieces feeds body to a meter in pieces of size n (0: at once).
+func meterPieces(ctype, enc string, body []byte, n int) (string, Tokens, bool) {
+	m := NewMeter(ctype, enc)
+	if n <= 0 {
+		n = len(body) + 1
+	}
+	for len(body) > 0 {
+		k := min(n, len(body))
+		_, _ = m.Write(body[:k])
+		body = body[k:]
+	}
+	m.Finish()
+	return m.Result()
+}
+
+func TestMeterFixtures(t *testing.T) {
+	for _, f := range fixtures {
+		body := readFixture(t, f.file)
+		for _, n := range []int{0, 1, 2, 7, 64} {
+			model, got, ok := meterPieces(f.ctype, "", body, n)
+			if !ok || got != f.want || model != f.model {
+				t.Errorf("%s in pieces of %d: got %q %+v found=%v, want %q %+v", f.file, n, model, got, ok, f.model, f.want)
+			}
+		}
+	}
+}
+
+func TestMeterCRLF(t *testing.T) {
+	f := fixtures[1]
+	body := bytes.ReplaceAll(readFixture(t, f.file), []byte("\n"), []byte("\r\n"))
+	for _, n := range []int{0, 1, 3} {
+		if model, got, _ := meterPieces(f.ctype, "", body, n); got != f.want || model != f.model {
+			t.Errorf("CRLF pieces of %d: got %q %+v, want %+v", n, model, got, f.want)
+		}
+	}
+}
+
+func TestMeterEncoded(t *testing.T) {
+	for _, f := range fixtures {
+		body := readFixture(t, f.file)
+		var gz, br bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		_, _ = zw.Write(body)
+		_ = zw.Close()
+		bw := brotli.NewWriter(&br)
+		_, _ = bw.Write(body)
+		_ = bw.Close()
+		for enc, data := range map[string][]byte{"gzip": gz.Bytes(), "br": br.Bytes()} {
+			for _, n := range []int{0, 5} {
+				model, got, ok := meterPieces(f.ctype, enc, data, n)
+				if !ok || got != f.want || model != f.model {
+					t.Errorf("%s %s pieces of %d: got %q %+v, want %q %+v", f.file, enc, n, model, got, f.model, f.want)
+				}
+			}
+		}
+	}
+}
+
+func TestMeterNothingToRead(t *testing.T) {
+	cases := []struct{ ctype, enc, body string }{
+		{"text/html", "", `<html>{"usage":{"input_tokens":5}}</html>`},
+		{"application/json", "zstd", "\x28\xb5\x2f\xfd garbage"},
+		{"application/json", "gzip", "not gzip at all"},
+		{"application/json", "", `{"error":{"type":"rate_limit_error","message":"slow down"}}`},
+		{"application/json", "", `[1,2,{"usage":{"input_tokens":5}}]`},
+		{"text/event-stream", "", "data: [DONE]\n\n"},
+		{"application/json", "", `{"usage":{"input_tokens":-5,"output_tokens":1.5}}`},
+	}
+	for _, c := range cases {
+		model, got, ok := meterPieces(c.ctype, c.enc, []byte(c.body), 3)
+		if ok || got != (Tokens{}) || model != "" {
+			t.Errorf("%s %s %q: got %q %+v found=%v, want nothing", c.ctype, c.enc, c.body, model, got, ok)
+		}
+	}
+}
+
+func TestMeterTruncatedStreamKeepsWhatArrived(t *testing.T) {
+	f := fixtures[1]
+	body := readFixture(t, f.file)
+	cut := bytes.Index(body, []byte("event: content_block_stop"))
+	model, got, ok := meterPieces(f.ctype, "", body[:cut], 0)
+	want := Tokens{Input: 472, Output: 2, CacheRead: 3000, CacheWrite: 100} // message_start only
+	if !ok || got != want || model != f.model {
+		t.Errorf("got %q %+v, want %+v", model, got, want)
+	}
+}
+
+// TestWrapReadsAfterForwarding checks the zero-delay contract: a piece is
+// read only on the NEXT Read (after the caller forwarded it), or on Close.
+func TestWrapReadsAfterForwarding(t *testing.T) {
+	f := fixtures[0]
+	m := NewMeter(f.ctype, "")
+	body := m.Wrap(io.NopCloser(bytes.NewReader(readFixture(t, f.file))))
+	buf := make([]byte, 1<<20)
+	n, _ := body.Read(buf)
+	if n == 0 {
+		t.Fatal("no bytes")
+	}
+	if m.sc.started {
+		t.Fatal("the meter read a piece before the caller's next Read")
+	}
+	if _, err := io.Copy(io.Discard, body); err != nil {
+		t.Fatal(err)
+	}
+	_ = body.Close()
+	_ = body.Close() // twice is fine
+	if model, got, _ := m.Result(); got != f.want || model != f.model {
+		t.Errorf("got %q %+v, want %+v", model, got, f.want)
+	}
+}
+
+func TestMeterStreamed(t *testing.T) {
+	if !NewMeter("text/event-stream", "").Streamed() || NewMeter("application/json", "").Streamed() {
+		t.Error("Streamed is wrong")
+	}
+}
+
+func TestDecodeBombIsBounded(t *testing.T) {
+	defer func(old int64) { maxDecoded = old }(maxDecoded)
+	maxDecoded = 1 << 20
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte(`{"model":"m","pad":"`))
+	pad := []byte(strings.Repeat("a", 1<<20))
+	for range 8 { // 8 MiB decoded, over the cap; the usage after it is never read
+		_, _ = zw.Write(pad)
+	}
+	_, _ = zw.Write([]byte(`","usage":{"input_tokens":5}}`))
+	_ = zw.Close()
+	data := append([]byte(nil), gz.Bytes()...)
+	m := NewMeter("application/json", "gzip")
+	_, _ = m.Write(data)
+	m.Finish()
+	if _, _, ok := m.Result(); ok {
+		t.Error("found tokens in padding")
+	}
+}
