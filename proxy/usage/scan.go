@@ -16,12 +16,12 @@ const (
 	fNone field = iota
 	fModel
 	fType
-	fInput       // usage.input_tokens (Anthropic: uncached; Responses: total)
-	fPrompt      // usage.prompt_tokens (Chat Completions: total input)
-	fOutput      // usage.output_tokens / usage.completion_tokens
-	fCacheRead   // usage.cache_read_input_tokens
-	fCacheWrite  // usage.cache_creation_input_tokens
-	fCached      // usage.{prompt,input}_tokens_details.cached_tokens (OpenAI: part of input)
+	fInput      // usage.input_tokens (Anthropic: uncached; Responses: total)
+	fPrompt     // usage.prompt_tokens (Chat Completions: total input)
+	fOutput     // usage.output_tokens / usage.completion_tokens
+	fCacheRead  // usage.cache_read_input_tokens
+	fCacheWrite // usage.cache_creation_input_tokens
+	fCached     // usage.{prompt,input}_tokens_details.cached_tokens (OpenAI: part of input)
 	numFields
 )
 
