@@ -39,6 +39,9 @@ func (s *Server) newAdminMux() *http.ServeMux {
 	handle("POST", api.PathCookiesImport, s.adminCookiesImport, false)
 	handle("GET", api.PathCookiesExport, s.adminCookiesExport, false)
 	handle("POST", api.PathKeysReload, s.adminKeysReload, false)
+	handle("GET", api.PathUsage, func(w http.ResponseWriter, r *http.Request) { s.serveUsage(w, r, false) }, false)
+	handle("GET", api.PathUsageRecent, func(w http.ResponseWriter, r *http.Request) { s.serveUsage(w, r, true) }, false)
+	handle("GET", api.PathMetrics, func(w http.ResponseWriter, r *http.Request) { s.metrics.Handler().ServeHTTP(w, r) }, false)
 	mux.HandleFunc(api.Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, errNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -28,6 +28,16 @@ var errIdleStream = errors.New("upstream sent nothing for longer than timeouts.i
 // before a byte went to the client (or its circuit breaker is open), the
 // same body is replayed to each of its fallbacks in turn (see tryUpstream).
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, sess *session, rest string) {
+	// One usage record per request, whatever way it ends.
+	rw := &recordWriter{ResponseWriter: w, start: time.Now(), upstream: sess.up.Name}
+	w = rw
+	defer func() {
+		if p := recover(); p != nil {
+			s.finishRecord(rw, r, true)
+			panic(p)
+		}
+		s.finishRecord(rw, r, false)
+	}()
 	// Full duplex: without it a Go server may close the request body once the
 	// response starts, and proxies drop streams under load (golang/go#40747).
 	rc := http.NewResponseController(w)
@@ -142,6 +152,7 @@ func (s *Server) tryUpstream(w http.ResponseWriter, req *clientRequest, sess *se
 			return "", true
 		}
 		req.body, req.bodyRead = body, true
+		noteBody(w, body)
 	}
 	body := req.body
 	if h.index > 0 {
@@ -355,6 +366,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 				return tripResult{done: true, outcome: breaker.Ignore}
 			}
 		}
+		noteAttempt(w, sess, cred)
 		actx, cancel := context.WithCancelCause(ctx)
 		req, err := newAttempt(actx, r.Method, target, header, cred.Header, body)
 		if err != nil {
@@ -435,6 +447,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 				resp.Header.Set("X-Should-Retry", sr)
 			}
 		}
+		meterAnswer(w, resp)
 		s.copyResponse(w, rc, sess, resp, peeked, attempt, cancel)
 		cancel(nil)
 		return tripResult{done: true, outcome: outcome}

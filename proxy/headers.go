@@ -25,7 +25,8 @@ func outboundHeader(in http.Header) http.Header {
 		delete(out, h)
 	}
 	// Expect: the body is already buffered, so there is nothing to wait for.
-	for _, h := range []string{"Expect", "Cookie", "Host", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Origin", "Referer"} {
+	// X-Clearway-Client names the client to clearway's ledger only.
+	for _, h := range []string{"Expect", "X-Clearway-Client", "Cookie", "Host", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Origin", "Referer"} {
 		delete(out, h)
 	}
 	if te := in.Get("Te"); strings.Contains(strings.ToLower(te), "trailers") {

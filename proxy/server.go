@@ -20,9 +20,11 @@ import (
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/cookiejar"
 	"github.com/clearway/clearway/proxy/events"
+	"github.com/clearway/clearway/proxy/metrics"
 	"github.com/clearway/clearway/proxy/retry"
 	"github.com/clearway/clearway/proxy/seam"
 	"github.com/clearway/clearway/proxy/throttle"
+	"github.com/clearway/clearway/proxy/usage"
 	"golang.org/x/net/netutil"
 )
 
@@ -59,6 +61,11 @@ type Options struct {
 	// Transports builds each upstream's RoundTripper. nil: seam.HTTPTransports
 	// with Config.Timeouts and RootCAs.
 	Transports seam.Transports
+	// Recorder receives one usage.Record per request routed to an upstream,
+	// once it ended (answered, failed or refused locally). nil: none kept.
+	Recorder usage.Recorder
+	// Usage answers GET /_clearway/usage; nil: the ledger is off (503).
+	Usage usage.Source
 }
 
 // Server is the proxy. Build it with New, run it with Run. It is safe for
@@ -89,6 +96,10 @@ type Server struct {
 	inFlight atomic.Int64
 	handlers sync.WaitGroup // every ServeHTTP call, so Run returns only after them
 	runOnce  sync.Once
+
+	recorder usage.Recorder
+	usageSrc usage.Source
+	metrics  *metrics.Metrics
 }
 
 // MaxHeaderBytes bounds a client's request headers; beyond it the answer is
@@ -123,6 +134,11 @@ func New(opts Options) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.recorder, s.usageSrc = opts.Recorder, opts.Usage
+	if s.recorder == nil {
+		s.recorder = usage.Nop{}
+	}
+	s.metrics = metrics.New(s.liveMetrics())
 	if s.clock == nil {
 		s.clock = throttle.RealClock{}
 	}

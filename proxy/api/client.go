@@ -8,7 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+
+	"github.com/clearway/clearway/proxy/usage"
 )
 
 // Client calls a running proxy's admin API. It is the one place the CLI's
@@ -34,6 +37,27 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	var st Status
 	err := c.Do(ctx, http.MethodGet, PathStatus, nil, &st, nil)
 	return st, err
+}
+
+// Usage calls GET /usage with since and by ("" for the defaults).
+func (c *Client) Usage(ctx context.Context, since, by string) (Usage, error) {
+	q := url.Values{}
+	if since != "" {
+		q.Set(ParamSince, since)
+	}
+	if by != "" {
+		q.Set(ParamBy, by)
+	}
+	var u Usage
+	err := c.Do(ctx, http.MethodGet, PathUsage+"?"+q.Encode(), nil, &u, nil)
+	return u, err
+}
+
+// UsageRecent calls GET /usage/recent for the latest n requests.
+func (c *Client) UsageRecent(ctx context.Context, n int) ([]usage.Entry, error) {
+	var out []usage.Entry
+	err := c.Do(ctx, http.MethodGet, PathUsageRecent+"?"+ParamN+"="+strconv.Itoa(n), nil, &out, nil)
+	return out, err
 }
 
 // Cookies calls GET /cookies for upstream ("" = all), with values when asked.

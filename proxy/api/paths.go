@@ -13,6 +13,9 @@ const (
 	PathCookiesImport = Prefix + "/cookies/import" // POST body cookies.txt: ImportResult
 	PathCookiesExport = Prefix + "/cookies/export" // GET: Netscape cookies.txt (text/plain)
 	PathKeysReload    = Prefix + "/keys/reload"    // POST: KeysResult
+	PathUsage         = Prefix + "/usage"          // GET ?since=&by=: Usage
+	PathUsageRecent   = Prefix + "/usage/recent"   // GET ?n=50: []usage.Entry, newest first
+	PathMetrics       = Prefix + "/metrics"        // GET: Prometheus text format
 )
 
 // Query parameters.
@@ -20,6 +23,9 @@ const (
 	ParamUpstream = "upstream" // limit to one upstream ("" or absent: all); an unknown name is 404
 	ParamValues   = "values"   // "1": include cookie values (GET /cookies only)
 	ParamUnpinUA  = "unpin_ua" // "1": forget the pinned User-Agent too (POST /cookies/clear)
+	ParamSince    = "since"    // GET /usage: 24h, 7d, 30d, 2026-11-01, today (default), all
+	ParamBy       = "by"       // GET /usage: day, model (default), client, upstream
+	ParamN        = "n"        // GET /usage/recent: how many (1-1000, default 50)
 )
 
 // MaxImportBytes bounds the cookies.txt body of POST /cookies/import.

@@ -6,6 +6,7 @@ import (
 	"github.com/clearway/clearway/proxy/health"
 	"github.com/clearway/clearway/proxy/keypool"
 	"github.com/clearway/clearway/proxy/retry"
+	"github.com/clearway/clearway/proxy/usage"
 )
 
 // Health is the answer of GET /health: {"status":"ok","version":"..."} while
@@ -106,4 +107,15 @@ type ErrorBody struct {
 		Type    string `json:"type"`
 		Message string `json:"message"`
 	} `json:"error"`
+}
+
+// Usage is the answer of GET /usage: the report's rows (grouping key plus
+// sums, see usage.Row), their total, and what they cover. Costs are
+// estimates from the price table dated PricesDate.
+type Usage struct {
+	Since      time.Time   `json:"since"` // zero: all rows
+	By         string      `json:"by"`
+	Rows       []usage.Row `json:"rows"`
+	Total      usage.Row   `json:"total"`
+	PricesDate string      `json:"prices_date"`
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -37,8 +38,11 @@ type priceEntry struct {
 	price  Price
 }
 
-// DefaultPrices returns the embedded price table.
-func DefaultPrices() *Prices {
+// DefaultPrices returns the embedded price table (shared: do not change it;
+// With makes a copy).
+func DefaultPrices() *Prices { return defaultPrices() }
+
+var defaultPrices = sync.OnceValue(func() *Prices {
 	var f struct {
 		Date   string           `yaml:"date"`
 		Models map[string]Price `yaml:"models"`
@@ -48,7 +52,10 @@ func DefaultPrices() *Prices {
 	}
 	p := &Prices{Date: f.Date}
 	return p.With(f.Models)
-}
+})
+
+// PricesDate returns the date of the embedded price table.
+func PricesDate() string { return DefaultPrices().Date }
 
 // With returns a copy of p in which the given entries replace or extend the
 // table (model-name prefix -> price).

@@ -1,6 +1,13 @@
 package usage
 
-import "time"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Record is one request that reached clearway's router: answered, failed or
 // refused locally. The proxy fills it when the request ends and hands it to a
@@ -60,3 +67,82 @@ func (r Row) Key() string { return r.Day + r.Model + r.Client + r.Upstream }
 
 // Groupings are the values --by and ?by= accept.
 var Groupings = []string{"day", "model", "client", "upstream"}
+
+// Query selects what a usage report sums. The zero value sums everything by
+// model.
+type Query struct {
+	Since time.Time // rows at or after this time; zero: all
+	Until time.Time // rows before this time; zero: no end
+	By    string    // "day", "model", "client" or "upstream"; "": model
+}
+
+// ErrBadGrouping is matched (errors.Is) when Query.By is not a known grouping.
+var ErrBadGrouping = errors.New("group by day, model, client or upstream")
+
+// Entry is one recorded request, as the "recent requests" feed shows it.
+// The zero value is an empty entry.
+type Entry struct {
+	Time       time.Time `json:"time"`
+	Upstream   string    `json:"upstream"`
+	Client     string    `json:"client"`
+	Model      string    `json:"model"`
+	Stream     bool      `json:"stream"`
+	Status     int       `json:"status"`
+	Attempts   int       `json:"attempts"`
+	DurationMS float64   `json:"duration_ms"`
+	TTFBMS     float64   `json:"ttfb_ms"`
+	Tokens
+	CostUSD float64 `json:"cost_usd"`
+	KeyName string  `json:"key_name,omitempty"`
+}
+
+// Source answers usage queries: the ledger, or a reader of its file.
+// Implementations are safe for concurrent use.
+type Source interface {
+	Query(ctx context.Context, q Query) ([]Row, error)
+	Recent(ctx context.Context, n int) ([]Entry, error)
+}
+
+// ParseSince reads a --since / ?since= value: a duration back from now in
+// hours or days ("24h", "7d", "30d", "90m"), a date ("2026-11-01", local
+// midnight) or an RFC 3339 time. "" and "today" mean local midnight today.
+func ParseSince(s string, now time.Time) (time.Time, error) {
+	switch s {
+	case "", "today":
+		y, m, d := now.Date()
+		return time.Date(y, m, d, 0, 0, 0, 0, now.Location()), nil
+	case "all":
+		return time.Time{}, nil
+	}
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if days, err := strconv.Atoi(n); err == nil && days >= 0 {
+			return now.AddDate(0, 0, -days), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", s, now.Location()); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("since %q: want a duration such as 24h, 7d or 30d, a date such as 2026-11-01, today or all", s)
+}
+
+// Sum adds rows into one total row (with no grouping key).
+func Sum(rows []Row) Row {
+	var t Row
+	for _, r := range rows {
+		t.Requests += r.Requests
+		t.Errors += r.Errors
+		t.Retries += r.Retries
+		t.InputTokens += r.InputTokens
+		t.OutputTokens += r.OutputTokens
+		t.CacheReadTokens += r.CacheReadTokens
+		t.CacheWriteTokens += r.CacheWriteTokens
+		t.CostUSD += r.CostUSD
+	}
+	return t
+}
