@@ -78,7 +78,11 @@ func (s *Server) copyResponse(w http.ResponseWriter, rc *http.ResponseController
 		}()
 	}
 	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
+	defer func() {
+		// Close first: the usage meter reads the last piece from buf on Close.
+		_ = resp.Body.Close()
+		copyBufs.Put(bp)
+	}()
 	buf := *bp
 	var sent int64 = int64(len(peeked))
 	for {
