@@ -50,17 +50,51 @@ func DecodeBody(contentEncoding string, body []byte) []byte {
 // RFC 8878 recommendation for HTTP); a larger one is refused, not allocated.
 const zstdMaxWindow = 8 << 20
 
+// NewDecoder returns a streaming reader that undoes one content coding
+// (gzip, x-gzip, deflate (zlib-wrapped), br, zstd) of r, with the same bounds
+// DecodeBody uses. ok is false for identity and codings it does not know.
+// Close releases the decoder (zstd's goroutine-free state); it does not close
+// r. This is clearway's one body decoder: DecodeBody and the usage meter both
+// read through it.
+func NewDecoder(coding string, r io.Reader) (rc io.ReadCloser, ok bool, err error) {
+	switch coding {
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, true, err
+		}
+		return zr, true, nil
+	case "deflate":
+		zr, err := zlib.NewReader(r)
+		if err != nil {
+			return nil, true, err
+		}
+		return zr, true, nil
+	case "br":
+		return io.NopCloser(brotli.NewReader(r)), true, nil
+	case "zstd":
+		// Streaming (not DecodeAll), so a truncated prefix still yields its
+		// decodable part; one goroutine and a bounded window, so a hostile
+		// frame cannot make it allocate much.
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(zstdMaxWindow))
+		if err != nil {
+			return nil, true, err
+		}
+		return zstdCloser{zr}, true, nil
+	default:
+		return nil, false, nil
+	}
+}
+
+type zstdCloser struct{ *zstd.Decoder }
+
+func (z zstdCloser) Close() error { z.Decoder.Close(); return nil }
+
 // decodeOne undoes one content coding. ok is false for identity and for
 // codings it does not know.
 func decodeOne(coding string, b []byte) (out []byte, ok bool) {
-	switch coding {
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(bytes.NewReader(b))
-		if err != nil {
-			return nil, true
-		}
-		return readCapped(zr), true
-	case "deflate":
+	if coding == "deflate" {
 		// RFC 9110 deflate is zlib-wrapped; some servers send raw deflate.
 		// A valid zlib header decides: falling back to raw deflate on a
 		// truncated zlib stream would decode its header as garbage.
@@ -68,22 +102,13 @@ func decodeOne(coding string, b []byte) (out []byte, ok bool) {
 			return readCapped(zr), true
 		}
 		return readCapped(flate.NewReader(bytes.NewReader(b))), true
-	case "br":
-		return readCapped(brotli.NewReader(bytes.NewReader(b))), true
-	case "zstd":
-		// Streaming (not DecodeAll), so a truncated prefix still yields its
-		// decodable part; one goroutine and a bounded window, so a hostile
-		// frame cannot make it allocate much.
-		zr, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(zstdMaxWindow))
-		if err != nil {
-			return nil, true
-		}
-		defer zr.Close()
-		return readCapped(zr), true
-	default:
-		return nil, false
 	}
+	rc, ok, err := NewDecoder(coding, bytes.NewReader(b))
+	if !ok || err != nil {
+		return nil, ok
+	}
+	defer rc.Close()
+	return readCapped(rc), true
 }
 
 // readCapped reads up to MaxDecodedBody bytes and keeps what was read before

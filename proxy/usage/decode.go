@@ -1,12 +1,10 @@
 package usage
 
 import (
-	"compress/gzip"
-	"compress/zlib"
 	"io"
 	"strings"
 
-	"github.com/andybalholm/brotli"
+	"github.com/clearway/clearway/proxy/retry"
 )
 
 // maxDecoded caps how many decoded bytes of one answer are read for usage
@@ -27,13 +25,14 @@ type decoder struct {
 
 // newDecoder starts a decoder for a Content-Encoding list ("gzip", "br",
 // "gzip, br": the last applied is undone first) that hands decoded bytes to
-// out. ok is false when a coding is not known (zstd, compress).
+// out. ok is false when a coding is not known (compress). The layers are
+// undone by retry.NewDecoder, the one body decoder.
 func newDecoder(contentEncoding string, out func([]byte)) (*decoder, bool) {
 	codings := strings.Split(contentEncoding, ",")
 	for i := range codings {
 		codings[i] = strings.TrimSpace(codings[i])
 		switch codings[i] {
-		case "gzip", "x-gzip", "deflate", "br", "identity", "":
+		case "gzip", "x-gzip", "deflate", "br", "zstd", "identity", "":
 		default:
 			return nil, false
 		}
@@ -45,7 +44,12 @@ func newDecoder(contentEncoding string, out func([]byte)) (*decoder, bool) {
 		var r io.Reader = pr
 		var err error
 		for i := len(codings) - 1; i >= 0 && err == nil; i-- {
-			r, err = decodeLayer(codings[i], r)
+			var rc io.ReadCloser
+			var known bool
+			if rc, known, err = retry.NewDecoder(codings[i], r); known && err == nil {
+				defer rc.Close()
+				r = rc
+			}
 		}
 		if err == nil {
 			buf := make([]byte, 8<<10)
@@ -65,18 +69,6 @@ func newDecoder(contentEncoding string, out func([]byte)) (*decoder, bool) {
 		_, _ = io.Copy(io.Discard, pr)
 	}()
 	return d, true
-}
-
-func decodeLayer(coding string, r io.Reader) (io.Reader, error) {
-	switch coding {
-	case "gzip", "x-gzip":
-		return gzip.NewReader(r)
-	case "deflate":
-		return zlib.NewReader(r) // RFC 9110 deflate is zlib-wrapped
-	case "br":
-		return brotli.NewReader(r), nil
-	}
-	return r, nil
 }
 
 func (d *decoder) write(p []byte) { _, _ = d.pw.Write(p) }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
 )
 
 // fixtures are answers in the exact shapes the APIs send, with what a reader
@@ -80,7 +81,9 @@ func TestMeterEncoded(t *testing.T) {
 		bw := brotli.NewWriter(&br)
 		_, _ = bw.Write(body)
 		_ = bw.Close()
-		for enc, data := range map[string][]byte{"gzip": gz.Bytes(), "br": br.Bytes()} {
+		zw2, _ := zstd.NewWriter(nil)
+		zs := zw2.EncodeAll(body, nil)
+		for enc, data := range map[string][]byte{"gzip": gz.Bytes(), "br": br.Bytes(), "zstd": zs} {
 			for _, n := range []int{0, 5} {
 				model, got, ok := meterPieces(f.ctype, enc, data, n)
 				if !ok || got != f.want || model != f.model {
