@@ -312,8 +312,8 @@ func TestUsageOff(t *testing.T) {
 
 func TestRequestModel(t *testing.T) {
 	cases := map[string]string{
-		`{"model":"claude-3"}`:                                        "claude-3",
-		`{"messages":[{"content":"\"model\": \"x\""}], "model" : "m"}`: "m",
+		`{"model":"claude-3"}`: "claude-3",
+		`{"messages":[{"content":"\"model\": \"x\""}], "model" : "m"}`:                         "m",
 		`{"tools":[{"input_schema":{"properties":{"model":{"type":"string"}}}}],"model":"m2"}`: "m2",
 		`{"stream":true}`: "",
 		``:                "",

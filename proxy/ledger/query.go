@@ -19,7 +19,6 @@ var groupExpr = map[string]string{
 	"upstream": "upstream",
 }
 
-
 func query(ctx context.Context, db *sql.DB, q usage.Query) ([]usage.Row, error) {
 	by := q.By
 	if by == "" {
@@ -33,7 +32,7 @@ func query(ctx context.Context, db *sql.DB, q usage.Query) ([]usage.Row, error) 
 	if by == "day" {
 		order = "k"
 	}
-	until := int64(1<<62)
+	until := int64(1 << 62)
 	if !q.Until.IsZero() {
 		until = q.Until.UnixMilli()
 	}
@@ -133,10 +132,14 @@ func OpenReader(path string) (*Reader, error) {
 }
 
 // Query sums rows as Ledger.Query does.
-func (r *Reader) Query(ctx context.Context, q usage.Query) ([]usage.Row, error) { return query(ctx, r.db, q) }
+func (r *Reader) Query(ctx context.Context, q usage.Query) ([]usage.Row, error) {
+	return query(ctx, r.db, q)
+}
 
 // Recent returns the latest n requests, newest first.
-func (r *Reader) Recent(ctx context.Context, n int) ([]usage.Entry, error) { return recent(ctx, r.db, n) }
+func (r *Reader) Recent(ctx context.Context, n int) ([]usage.Entry, error) {
+	return recent(ctx, r.db, n)
+}
 
 // Close closes the file.
 func (r *Reader) Close() error { return r.db.Close() }
