@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -166,5 +167,69 @@ func TestPartialHeadersMemoryBounded(t *testing.T) {
 	}
 	if resp, _ := request(t, "GET", p.url("/_clearway/health"), nil, ""); resp.StatusCode != 200 {
 		t.Errorf("health after the flood: %d", resp.StatusCode)
+	}
+}
+
+// TestRefusedRequestsBarelyGrowTheLog: 20 cross-site requests, each with a
+// Sec-Fetch-Site and Origin, refused without a token. The log once
+// grew by the whole header per request (20 MB for 20 requests of 1 MB);
+// now every client value is cut to 200 bytes and refusals of one kind are
+// logged once a minute with a count.
+func TestRefusedRequestsBarelyGrowTheLog(t *testing.T) {
+	sb := newSandbox(t)
+	sb.writeConfig("listen: 127.0.0.1:0\nclient_token: false\nupstreams: {api: {url: 'https://127.0.0.1:9'}}\n")
+	p := sb.serve()
+	logSize := func() int64 {
+		st, err := os.Stat(sb.logFile())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	before := logSize()
+	big := strings.Repeat("z", 30<<10)
+	const n = 20
+	for range n {
+		resp, _ := request(t, "POST", p.url("/api/v1/messages"), http.Header{
+			"Sec-Fetch-Site": {"cross-site" + big}, "Origin": {"https://evil.test/" + big},
+		}, "{}")
+		if resp.StatusCode != 403 {
+			t.Fatalf("cross-site request: %d, want 403", resp.StatusCode)
+		}
+	}
+	_ = p.stop(syscall.SIGTERM)
+	grown := logSize() - before
+	t.Logf("log growth: %d bytes for %d refused requests with 2 x 30 KB headers (%d bytes per request)", grown, n, grown/n)
+	if grown/n > 1024 {
+		t.Errorf("the log grew by %d bytes per refused request, want at most 1 KiB", grown/n)
+	}
+	b, _ := os.ReadFile(sb.logFile())
+	if strings.Contains(string(b), strings.Repeat("z", 201)) {
+		t.Error("a client value longer than 200 bytes reached the log")
+	}
+}
+
+// TestSymlinkedLogIsNotFollowed: clearway.log linked to a shell start-up
+// file; `clearway serve` refuses to start, says why, and the file is as it
+// was (before, a logged request path was appended to it).
+func TestSymlinkedLogIsNotFollowed(t *testing.T) {
+	sb := newSandbox(t)
+	sb.writeConfig("listen: 127.0.0.1:0\nclient_token: false\nupstreams: {api: {url: 'https://127.0.0.1:9'}}\n")
+	rc := filepath.Join(sb.home, ".bashrc")
+	if err := os.WriteFile(rc, []byte("# my rc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(sb.logFile()), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(rc, sb.logFile()); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := sb.run("", "serve", "--config", sb.config, "--listen", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(stderr, "symbolic link") || !strings.Contains(stderr, sb.logFile()) {
+		t.Errorf("serve with a linked log: exit %d, stderr %q; want a refusal naming the file", code, stderr)
+	}
+	if b, _ := os.ReadFile(rc); string(b) != "# my rc\n" {
+		t.Errorf("the rc file changed: %q", b)
 	}
 }

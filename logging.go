@@ -1,15 +1,15 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
+
+	"github.com/clearway/clearway/internal/logfile"
 )
 
 // newLogger logs to w and, when toFile, also to $XDG_STATE_HOME/clearway/clearway.log
-// (0600; the folder 0700). It returns a close function for the file.
+// (0600; the folder 0700; rotated at 10 MiB while running, 3 old files kept:
+// internal/logfile). It returns a close function for the file.
 func newLogger(w io.Writer, level string, toFile bool) (*slog.Logger, func(), error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
@@ -18,26 +18,19 @@ func newLogger(w io.Writer, level string, toFile bool) (*slog.Logger, func(), er
 	opts := &slog.HandlerOptions{Level: lvl}
 	handlers := []slog.Handler{slog.NewTextHandler(w, opts)}
 	closeFn := func() {}
+	var fixed []string
 	if toFile {
-		if err := os.MkdirAll(logDir(), 0o700); err != nil {
-			return nil, nil, fmt.Errorf("log folder: %w", err)
-		}
-		path := filepath.Join(logDir(), "clearway.log")
-		rotateIfLarge(path)
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		f, fx, err := logfile.Open(logDir())
 		if err != nil {
-			return nil, nil, fmt.Errorf("log file: %w", err)
+			return nil, nil, err
 		}
+		fixed = fx
 		handlers = append(handlers, slog.NewJSONHandler(f, opts))
 		closeFn = func() { _ = f.Close() }
 	}
-	return slog.New(slog.NewMultiHandler(handlers...)), closeFn, nil
-}
-
-// rotateIfLarge moves a log file over 10 MiB to path.1 (replacing the older
-// copy), so the log never grows without bound.
-func rotateIfLarge(path string) {
-	if st, err := os.Stat(path); err == nil && st.Size() >= 10<<20 {
-		_ = os.Rename(path, path+".1")
+	log := slog.New(slog.NewMultiHandler(handlers...))
+	for _, what := range fixed {
+		log.Warn("log file or folder was readable by other users; made it private", "what", what)
 	}
+	return log, closeFn, nil
 }

@@ -1,16 +1,15 @@
 package app
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
+
+	"github.com/clearway/clearway/internal/logfile"
 )
 
 // NewLogger logs to w and, when logDir is not "", also as JSON to
-// logDir/clearway.log (0600; the folder 0700), rotated once it passes
-// 10 MiB. level is "debug", "info", "warn" or "error" (anything else: info).
+// logDir/clearway.log (0600; the folder 0700, refused when others can write
+// it), rotated at 10 MiB while running with 3 old files kept (internal/logfile). level is "debug", "info", "warn" or "error" (anything else: info).
 // It returns a function that closes the file.
 func NewLogger(w io.Writer, level, logDir string) (*slog.Logger, func(), error) {
 	var lvl slog.Level
@@ -20,26 +19,19 @@ func NewLogger(w io.Writer, level, logDir string) (*slog.Logger, func(), error) 
 	opts := &slog.HandlerOptions{Level: lvl}
 	handlers := []slog.Handler{slog.NewTextHandler(w, opts)}
 	closeFn := func() {}
+	var fixed []string
 	if logDir != "" {
-		if err := os.MkdirAll(logDir, 0o700); err != nil {
-			return nil, nil, fmt.Errorf("log folder: %w", err)
-		}
-		path := filepath.Join(logDir, "clearway.log")
-		rotateIfLarge(path)
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		f, fx, err := logfile.Open(logDir)
 		if err != nil {
-			return nil, nil, fmt.Errorf("log file: %w", err)
+			return nil, nil, err
 		}
+		fixed = fx
 		handlers = append(handlers, slog.NewJSONHandler(f, opts))
 		closeFn = func() { _ = f.Close() }
 	}
-	return slog.New(slog.NewMultiHandler(handlers...)), closeFn, nil
-}
-
-// rotateIfLarge moves a log file over 10 MiB to path.1 (replacing the older
-// copy), so the log never grows without bound.
-func rotateIfLarge(path string) {
-	if st, err := os.Stat(path); err == nil && st.Size() >= 10<<20 {
-		_ = os.Rename(path, path+".1")
+	log := slog.New(slog.NewMultiHandler(handlers...))
+	for _, what := range fixed {
+		log.Warn("log file or folder was readable by other users; made it private", "what", what)
 	}
+	return log, closeFn, nil
 }

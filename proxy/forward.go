@@ -157,7 +157,7 @@ func (s *Server) tryUpstream(w http.ResponseWriter, req *clientRequest, sess *se
 	body := req.body
 	if h.index > 0 {
 		if mapped, from, to, changed := modelmap.Rewrite(body, up.ModelMap); changed {
-			s.log.Info("model_map rewrote the model for the fallback", "upstream", up.Name, "from", from, "to", to)
+			s.log.Info("model_map rewrote the model for the fallback", "upstream", up.Name, "from", clientValue(from), "to", clientValue(to))
 			body = mapped
 		}
 	}

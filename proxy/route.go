@@ -16,12 +16,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handlers.Add(1)
 	defer s.handlers.Done()
 	if !s.guard.checkHost(r.Host) {
-		s.log.Warn("refused a request with a foreign Host header (DNS rebinding?)", "host", truncate(r.Host, 80), "path", truncate(r.URL.Path, 80))
+		if ok, n := s.refusals.allow("host"); ok {
+			s.log.Warn("refused a request with a foreign Host header (DNS rebinding?)", "host", clientValue(r.Host), "path", clientValue(r.URL.Path),
+				"suppressed", n)
+		}
 		writeError(w, r, http.StatusForbidden, errPermission, "Host header "+quoteShort(r.Host)+" is not a local address of this proxy")
 		return
 	}
 	if !s.guard.checkBrowser(r) {
-		s.log.Warn("refused a cross-site browser request", "origin", truncate(r.Header.Get("Origin"), 80), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+		if ok, n := s.refusals.allow("origin"); ok {
+			s.log.Warn("refused a cross-site browser request", "origin", clientValue(r.Header.Get("Origin")),
+				"referer", clientValue(r.Header.Get("Referer")), "sec_fetch_site", clientValue(r.Header.Get("Sec-Fetch-Site")),
+				"suppressed", n)
+		}
 		writeError(w, r, http.StatusForbidden, errPermission, "browser requests from other sites are refused (Origin "+quoteShort(r.Header.Get("Origin"))+")")
 		return
 	}

@@ -80,6 +80,7 @@ type Server struct {
 	tokName  string
 	missing  func(name string) string
 	guard    *guard
+	refusals *refusalLog // rate-limits the warnings for refused requests
 	clock    throttle.Clock
 	limiter  seam.Limiter
 	creds    seam.Credentials
@@ -158,6 +159,7 @@ func New(opts Options) (*Server, error) {
 		}
 		token = opts.Token
 	}
+	s.refusals = newRefusalLog(refusalInterval, s.clock.Now)
 	s.guard = newGuard(cfg.Listen, cfg.AllowedHosts, cfg.AllowedOrigins, token)
 	s.admin = s.newAdminMux()
 	transports := opts.Transports
