@@ -189,6 +189,18 @@ func (k *keyPools) forgive(names []string) {
 	}
 }
 
+// forgiveRefused makes every refused key usable again: the user acted on
+// the keys (set one, added credit and re-set it), so each gets another try.
+func (k *keyPools) forgiveRefused() {
+	for _, pool := range k.pools {
+		for _, ks := range pool.Status() {
+			if ks.State == keypool.StateRefused {
+				pool.Forgive(ks.Name)
+			}
+		}
+	}
+}
+
 // status returns an upstream's named keys and their states; nil for an
 // upstream without named keys.
 func (k *keyPools) status(upstream string) []keypool.KeyStatus {

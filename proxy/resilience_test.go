@@ -237,6 +237,33 @@ func TestKeyPoolSetsAsideARefusedKeyWithOneNotification(t *testing.T) {
 	if got := u.keys(); got[len(got)-1] != newA {
 		t.Fatal("the new value of key a was not used first")
 	}
+	// Out of credit, then the user adds credit and sets the same key again.
+	var broke atomic.Bool
+	broke.Store(true)
+	u.mu.Lock()
+	u.handlers[newA] = func(w http.ResponseWriter, r *http.Request) {
+		if broke.Load() {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"type":"error","error":{"type":"invalid_request_error","message":"Your credit balance is too low to access the Anthropic API."}}`)
+			return
+		}
+		ok200(w, r)
+	}
+	u.mu.Unlock()
+	post(t, tp, "/api/v1/messages", `{}`)
+	if st := tp.srv.Status().Upstreams[0]; st.KeyPool[0].State != keypool.StateRefused || st.KeyPool[0].Why != "credit balance is too low" {
+		t.Fatalf("status after the credit error: %+v", st.KeyPool)
+	}
+	broke.Store(false)
+	if err := tp.srv.ReloadKeys(); err != nil {
+		t.Fatal(err)
+	}
+	n := len(u.keys())
+	post(t, tp, "/api/v1/messages", `{}`)
+	if got := u.keys(); len(got) != n+1 || got[n] != newA {
+		t.Fatal("after the user re-set the same key, it was not tried again first")
+	}
 }
 
 // TestPreemptiveLimitWaitsForTheReset: after an answer saying the key has 0

@@ -385,8 +385,14 @@ func portOf(addr string) string {
 
 // ReloadKeys re-reads the API keys (and the client token, when TokenName is set)
 // from the key source, so that a key set or deleted elsewhere takes effect.
+// It is the user's action on the keys (`clearway keys set`, the tray), so
+// every key a pool set aside as refused gets another try, even one set to
+// the same value again (credit added to the account).
 func (s *Server) ReloadKeys() error {
 	err := s.keys.reload(time.Now())
+	if s.pools != nil {
+		s.pools.forgiveRefused()
+	}
 	if s.tokName != "" && s.guard.tokenRequired() && s.keySrc != nil {
 		if tok, terr := s.keySrc.Get(s.tokName); terr == nil && tok != "" {
 			s.guard.setToken(tok)
