@@ -140,7 +140,7 @@ func (s *Server) tryUpstream(w http.ResponseWriter, req *clientRequest, sess *se
 			return "", true
 		}
 		if !h.last {
-			return credentialFailure(err), false
+			return s.credentialFailure(sess, err), false
 		}
 		s.credentialError(w, r, sess, 1, err)
 		return "", true
@@ -203,15 +203,24 @@ func (s *Server) tryUpstream(w http.ResponseWriter, req *clientRequest, sess *se
 	return res.why, res.done
 }
 
-// credentialFailure is a short reason for a credential error, for the log
-// and the fallback's event.
-func credentialFailure(err error) string {
+// credentialFailure is a short reason for a credential error when the
+// request goes to a fallback instead, for the log and the fallback's event.
+// A missing key or a failing keychain is still published (key_missing,
+// keychain_error), so the user hears of it although a fallback answered.
+func (s *Server) credentialFailure(sess *session, err error) string {
 	var refused *seam.Refused
 	var ke *seam.KeyError
 	switch {
 	case errors.As(err, &refused):
 		return refused.Reason + " for " + refused.RetryAfter.Round(time.Second).String()
 	case errors.As(err, &ke):
+		if ke.Err != nil {
+			s.log.Warn("keychain could not give a key", "upstream", sess.up.Name, "key", ke.Key, "err", ke.Err)
+			s.bus.Publish(events.Event{Kind: events.KeychainError, Upstream: sess.up.Name, Key: ke.Key, Err: ke.Err.Error()})
+		} else {
+			s.log.Warn("API key not set", "upstream", sess.up.Name, "key", ke.Key)
+			s.bus.Publish(events.Event{Kind: events.KeyMissing, Upstream: sess.up.Name, Key: ke.Key})
+		}
 		return "key " + strconv.Quote(ke.Key) + " not available"
 	case errors.Is(err, seam.ErrKeysRefused):
 		return "every key refused"
@@ -360,7 +369,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 					return tripResult{done: true, outcome: breaker.Ignore}
 				}
 				if !h.last {
-					return tripResult{why: credentialFailure(err), outcome: breaker.Ignore}
+					return tripResult{why: s.credentialFailure(sess, err), outcome: breaker.Ignore}
 				}
 				s.credentialError(w, r, sess, attempt, err)
 				return tripResult{done: true, outcome: breaker.Ignore}

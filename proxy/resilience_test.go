@@ -733,3 +733,29 @@ func TestPoolWaitsForTheSoonestKeyNotTheRateLimitedOne(t *testing.T) {
 		t.Fatalf("key B was used %v after the start; want 5s (its cooldown), not A's 30s", waited)
 	}
 }
+
+// TestMissingPrimaryKeyStillNotifiesWhileTheFallbackAnswers.
+func TestMissingPrimaryKeyStillNotifiesWhileTheFallbackAnswers(t *testing.T) {
+	var primaryHits atomic.Int64
+	primary := tlsUpstream(t, func(w http.ResponseWriter, r *http.Request) { primaryHits.Add(1); ok200(w, r) })
+	fb := &bodyRecorder{handler: ok200}
+	fbSrv := httptest.NewTLSServer(fb)
+	defer fbSrv.Close()
+	yaml := strings.ReplaceAll(strings.ReplaceAll(fallbackConfig, "%PRIMARY%", primary), "%FALLBACK%", fbSrv.URL)
+	tp := startProxy(t, yaml, fbSrv, poolKeysOpt(nil, &mapKeys{m: map[string]string{"f": keyF}}))
+	evs, cancel := tp.bus.Subscribe(64)
+	defer cancel()
+	resp, _ := post(t, tp, "/primary/v1/messages", clientBody)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Clearway-Upstream") != "direct" || primaryHits.Load() != 0 {
+		t.Fatalf("got %d from %q, primary hits %d", resp.StatusCode, resp.Header.Get("X-Clearway-Upstream"), primaryHits.Load())
+	}
+	missing := false
+	for len(evs) > 0 {
+		if e := <-evs; e.Kind == events.KeyMissing && e.Key == "a" && e.Upstream == "primary" {
+			missing = true
+		}
+	}
+	if !missing {
+		t.Fatal("no key_missing event for the primary's key")
+	}
+}
