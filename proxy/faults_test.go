@@ -575,8 +575,8 @@ func TestFaultConnectTimeout(t *testing.T) {
 	start := time.Now()
 	resp := tp.do(t, "GET", "/api/x", nil, nil)
 	e := proxyError(t, readAll(t, resp))
-	if resp.StatusCode != 504 && resp.StatusCode != 502 {
-		t.Fatalf("status %d, want 504 or 502", resp.StatusCode)
+	if resp.StatusCode != 504 || e.Error.Type != errTimeout || resp.Header.Get("X-Clearway-Attempts") != "3" || !strings.Contains(e.Error.Message, "dial timeout") {
+		t.Fatalf("status %d type %s after %s attempts (%s), want 504 timeout_error naming the dial timeout after 3", resp.StatusCode, e.Error.Type, resp.Header.Get("X-Clearway-Attempts"), e.Error.Message)
 	}
 	t.Logf("client got %d after %s (connect 200ms, %s attempts): %s", resp.StatusCode, time.Since(start).Round(time.Millisecond), resp.Header.Get("X-Clearway-Attempts"), e.Error.Message)
 }

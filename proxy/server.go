@@ -267,12 +267,6 @@ func (s *Server) Addr() string {
 // Ready is closed once the server accepts connections.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
-// Upstreams returns the configured upstream names, sorted.
-func (s *Server) Upstreams() []string { return append([]string(nil), s.names...) }
-
-// Cookies returns the cookie store the sessions use.
-func (s *Server) Cookies() *cookiejar.Store { return s.cookies }
-
 // Run listens (unless a Listener was given) and serves until ctx is done, then
 // shuts down gracefully: no new connections, in-flight requests get
 // Config.Timeouts.Shutdown to finish, what is left is cut and counted. Run
@@ -448,6 +442,3 @@ func (s *Server) refreshKeysEvery(ctx context.Context, interval time.Duration) {
 		failing = err != nil
 	}
 }
-
-// KeyStatus reports, per key name the upstreams use, whether it is set.
-func (s *Server) KeyStatus() map[string]bool { return s.keys.status() }

@@ -45,17 +45,17 @@ func TestCookiesClearKeepsThePinnedUserAgent(t *testing.T) {
 		t.Fatalf("first request sent %q", got)
 	}
 	admin("?upstream=api")
-	if n := tp.srv.Cookies().Jar("api").Len(); n != 0 {
+	if n := tp.srv.cookies.Jar("api").Len(); n != 0 {
 		t.Fatalf("%d cookies left after clear", n)
 	}
-	if got := tp.srv.Cookies().UserAgent("api"); got != "client-A/1" {
+	if got := tp.srv.cookies.UserAgent("api"); got != "client-A/1" {
 		t.Fatalf("pinned UA after clear %q, want client-A/1", got)
 	}
 	if got := send("client-B/2"); got != "client-A/1" {
 		t.Fatalf("after clear the upstream saw %q, want the pinned client-A/1", got)
 	}
-	if n := tp.srv.Cookies().Jar("api").Len(); n != 1 || tp.srv.Cookies().UserAgent("api") != "client-A/1" {
-		t.Fatalf("new clearance: %d cookies, pinned %q", n, tp.srv.Cookies().UserAgent("api"))
+	if n := tp.srv.cookies.Jar("api").Len(); n != 1 || tp.srv.cookies.UserAgent("api") != "client-A/1" {
+		t.Fatalf("new clearance: %d cookies, pinned %q", n, tp.srv.cookies.UserAgent("api"))
 	}
 	if got := tp.srv.Status().Upstreams[0].UserAgent; got != "client-A/1" {
 		t.Errorf("status shows UA %q", got)
@@ -64,7 +64,7 @@ func TestCookiesClearKeepsThePinnedUserAgent(t *testing.T) {
 	if got := send("client-B/2"); got != "client-B/2" {
 		t.Fatalf("after unpin the upstream saw %q, want client-B/2", got)
 	}
-	if got := tp.srv.Cookies().UserAgent("api"); got != "client-B/2" {
+	if got := tp.srv.cookies.UserAgent("api"); got != "client-B/2" {
 		t.Fatalf("pinned after unpin and a request: %q", got)
 	}
 }

@@ -7,7 +7,7 @@ import (
 )
 
 func TestDropShortLivedCloudflareKeepsClearance(t *testing.T) {
-	j := NewJar(JarOptions{})
+	j := newJar(JarOptions{}, nil)
 	u := mustURL(t, "https://api.example.com/")
 	j.SetCookies(u, setCookies(t,
 		"cf_clearance=keep; Secure; HttpOnly; Path=/; Domain=example.com; Max-Age=3600",
@@ -33,7 +33,7 @@ func TestDropShortLivedCloudflareKeepsClearance(t *testing.T) {
 
 func TestDropStaleCloudflareByAge(t *testing.T) {
 	clock := newFakeClock()
-	j := NewJar(JarOptions{Now: clock.Now})
+	j := newJar(JarOptions{Now: clock.Now}, nil)
 	u := mustURL(t, "https://api.example.com/")
 	j.SetCookies(u, setCookies(t, "__cf_bm=old; Secure; Path=/; Max-Age=86400", "cf_clearance=old; Secure; Path=/; Max-Age=86400"))
 	clock.Advance(31 * time.Minute)

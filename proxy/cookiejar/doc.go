@@ -1,6 +1,6 @@
 // Package cookiejar keeps one persistent HTTP cookie jar per upstream and the
 // User-Agent each jar's cookies were earned with, saved to a versioned JSON file
-// (normally $XDG_DATA_HOME/clearway/cookies.json, see DefaultPath).
+// (normally $XDG_DATA_HOME/clearway/cookies.json; the caller chooses).
 //
 // A Jar is an http.CookieJar that delegates every decision to the standard
 // library's net/http/cookiejar (RFC 6265 matching with the public suffix list of

@@ -15,7 +15,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/adrg/xdg"
 	"github.com/clearway/clearway/internal/atomicfile"
 )
 
@@ -37,13 +36,6 @@ const corruptTimeFormat = "20060102T150405Z"
 // lastFileTime is the latest instant the file holds (RFC 3339 allows years
 // up to 9999); later expiries are written as this.
 var lastFileTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
-
-// DefaultPath returns where clearway keeps its cookie jars:
-// $XDG_DATA_HOME/clearway/cookies.json (github.com/adrg/xdg; call xdg.Reload
-// first if the environment changed since the program started).
-func DefaultPath() string {
-	return filepath.Join(xdg.DataHome, "clearway", "cookies.json")
-}
 
 // fileData is the whole cookies.json:
 //

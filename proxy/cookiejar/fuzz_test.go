@@ -135,7 +135,7 @@ func FuzzJarMirrorsStdlib(f *testing.F) {
 			return
 		}
 		ref, _ := stdjar.New(&stdjar.Options{PublicSuffixList: publicsuffix.List})
-		j := NewJar(JarOptions{})
+		j := newJar(JarOptions{}, nil)
 		ref.SetCookies(from, []*http.Cookie{c})
 		j.SetCookies(from, []*http.Cookie{c})
 		for _, u := range []*url.URL{q, from} {

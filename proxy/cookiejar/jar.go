@@ -30,7 +30,7 @@ const (
 // a new Cloudflare challenge.
 const clearanceCookie = "cf_clearance"
 
-// JarOptions configure NewJar. The zero value uses time.Now and the default
+// JarOptions configure a jar (Store.Jar builds them). The zero value uses time.Now and the default
 // caps.
 type JarOptions struct {
 	// Now is the clock for expiry and creation times; nil means time.Now.
@@ -62,7 +62,7 @@ type JarOptions struct {
 // then matches exactly as it did when the cookies were first set.
 //
 // A Jar is safe for concurrent use. Its zero value is not usable: get one from
-// NewJar or Store.Jar.
+// Store.Jar.
 type Jar struct {
 	now        func() time.Time
 	maxCookies int
@@ -80,10 +80,8 @@ type Jar struct {
 	nextExpiry  time.Time // no record expires before this; zero: none expires
 }
 
-// NewJar returns an empty jar that is not saved anywhere (Store.Jar gives
-// persistent ones).
-func NewJar(opts JarOptions) *Jar { return newJar(opts, nil) }
-
+// newJar returns an empty jar; onChange (may be nil) is called after every
+// change (the Store marks itself dirty).
 func newJar(opts JarOptions, onChange func()) *Jar {
 	j := &Jar{
 		now:        opts.Now,

@@ -129,7 +129,7 @@ func TestJarMatchesStdlibAndReplay(t *testing.T) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 42))
 			ref, _ := stdjar.New(&stdjar.Options{PublicSuffixList: publicsuffix.List})
-			j := NewJar(JarOptions{MaxCookies: -1, MaxSessionCookies: -1})
+			j := newJar(JarOptions{MaxCookies: -1, MaxSessionCookies: -1}, nil)
 			for i := 0; i < 2000; i++ {
 				u := randomURL(rng)
 				n := 1 + rng.IntN(3)
@@ -179,7 +179,7 @@ func TestJarMatchesStdlibAndReplay(t *testing.T) {
 
 func TestJarRecordsResolveLikeRFC6265(t *testing.T) {
 	clock := newFakeClock()
-	j := NewJar(JarOptions{Now: clock.Now})
+	j := newJar(JarOptions{Now: clock.Now}, nil)
 	www := mustURL(t, "https://WWW.Example.com:443/api/v1/messages")
 	j.SetCookies(www, setCookies(t,
 		"host=1",
@@ -231,7 +231,7 @@ func TestJarRecordsResolveLikeRFC6265(t *testing.T) {
 
 func TestJarDeletionAndExpiry(t *testing.T) {
 	clock := newFakeClock()
-	j := NewJar(JarOptions{Now: clock.Now})
+	j := newJar(JarOptions{Now: clock.Now}, nil)
 	u := mustURL(t, "https://example.com/")
 	j.SetCookies(u, setCookies(t, "a=1", "b=2; Max-Age=60", "c=3", "d=4"))
 	j.SetCookies(u, setCookies(t, "a=gone; Max-Age=-1", "c=gone; Expires=Thu, 01 Jan 1970 00:00:01 GMT"))
@@ -251,7 +251,7 @@ func TestJarDeletionAndExpiry(t *testing.T) {
 }
 
 func TestJarSecureOnlyOverHTTPS(t *testing.T) {
-	j := NewJar(JarOptions{})
+	j := newJar(JarOptions{}, nil)
 	j.SetCookies(mustURL(t, "https://api.example.com/"), setCookies(t, "cf_clearance=s3cret; Secure; HttpOnly; Path=/; Domain=example.com"))
 	for _, jar := range []*Jar{j, roundTrip(t, j)} {
 		if got := cookieHeader(jar.Cookies(mustURL(t, "https://api.example.com/v1"))); got != "cf_clearance=s3cret" {
@@ -264,7 +264,7 @@ func TestJarSecureOnlyOverHTTPS(t *testing.T) {
 }
 
 func TestJarOrderSurvivesReplay(t *testing.T) {
-	j := NewJar(JarOptions{})
+	j := newJar(JarOptions{}, nil)
 	u := mustURL(t, "https://example.com/a/b")
 	// Same path length, created in this order; then an update of the first
 	// keeps its creation time (and place).
@@ -283,7 +283,7 @@ func TestJarOrderSurvivesReplay(t *testing.T) {
 
 func TestJarCaps(t *testing.T) {
 	clock := newFakeClock()
-	j := NewJar(JarOptions{Now: clock.Now, MaxSessionCookies: 3, MaxCookies: 5})
+	j := newJar(JarOptions{Now: clock.Now, MaxSessionCookies: 3, MaxCookies: 5}, nil)
 	u := mustURL(t, "https://example.com/")
 	for i := range 6 {
 		j.SetCookies(u, setCookies(t, fmt.Sprintf("s%d=1", i)))
@@ -304,7 +304,7 @@ func TestJarCaps(t *testing.T) {
 
 func TestJarAddMergesAndReplaces(t *testing.T) {
 	clock := newFakeClock()
-	j := NewJar(JarOptions{Now: clock.Now})
+	j := newJar(JarOptions{Now: clock.Now}, nil)
 	u := mustURL(t, "https://api.example.com/")
 	j.SetCookies(u, setCookies(t, "keep=1", "cf_clearance=old; Domain=example.com; Path=/"))
 	n := j.Add([]Record{
@@ -326,7 +326,7 @@ func TestJarAddMergesAndReplaces(t *testing.T) {
 }
 
 func TestJarClear(t *testing.T) {
-	j := NewJar(JarOptions{})
+	j := newJar(JarOptions{}, nil)
 	u := mustURL(t, "https://example.com/")
 	j.SetCookies(u, setCookies(t, "a=1", "b=2; Max-Age=60"))
 	j.Clear()
@@ -336,7 +336,7 @@ func TestJarClear(t *testing.T) {
 }
 
 func TestJarConcurrentUse(t *testing.T) {
-	j := NewJar(JarOptions{MaxCookies: 50, MaxSessionCookies: 20})
+	j := newJar(JarOptions{MaxCookies: 50, MaxSessionCookies: 20}, nil)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)

@@ -14,7 +14,7 @@ import (
 // (as browsers drop it) and leaves an existing cookie of that name alone;
 // exactly 4096 is kept.
 func TestJarDropsCookiesOver4096Bytes(t *testing.T) {
-	j := NewJar(JarOptions{})
+	j := newJar(JarOptions{}, nil)
 	u := mustURL(t, "https://example.com/")
 	j.SetCookies(u, []*http.Cookie{{Name: "a", Value: "old"}})
 	j.SetCookies(u, []*http.Cookie{
@@ -39,7 +39,7 @@ func TestJarDropsCookiesOver4096Bytes(t *testing.T) {
 // cookies go first, the clearance cookie last, whatever its age.
 func TestJarByteBudgetDropsOldestButClearance(t *testing.T) {
 	clock := newFakeClock()
-	j := NewJar(JarOptions{Now: clock.Now, MaxBytes: 40 << 10})
+	j := newJar(JarOptions{Now: clock.Now, MaxBytes: 40 << 10}, nil)
 	u := mustURL(t, "https://example.com/")
 	j.SetCookies(u, []*http.Cookie{{Name: "cf_clearance", Value: strings.Repeat("c", 3000), MaxAge: 3600}})
 	for i := range 100 {

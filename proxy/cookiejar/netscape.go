@@ -2,7 +2,6 @@ package cookiejar
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -240,20 +239,6 @@ func WriteNetscape(w io.Writer, recs []Record) error {
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write cookies.txt: %w", err)
-	}
-	return nil
-}
-
-// WriteNetscapeFile writes recs as a cookies.txt (WriteNetscape) to path,
-// mode 0600, atomically (temporary file, fsync, rename), creating a missing
-// folder with mode 0700. On error path is left as it was.
-func WriteNetscapeFile(path string, recs []Record) error {
-	var buf bytes.Buffer
-	if err := WriteNetscape(&buf, recs); err != nil {
-		return err
-	}
-	if err := writeFileAtomic(path, buf.Bytes()); err != nil {
-		return fmt.Errorf("export cookies to %s: %w", path, err)
 	}
 	return nil
 }

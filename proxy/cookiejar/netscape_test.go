@@ -141,7 +141,7 @@ func TestNetscapeWithRealCurl(t *testing.T) {
 	}
 
 	// A jar filled from curl's file sends what curl sends.
-	j := NewJar(JarOptions{})
+	j := newJar(JarOptions{}, nil)
 	if n := j.Add(recs); n != 6 {
 		t.Fatalf("Add stored %d of 6", n)
 	}
@@ -313,29 +313,5 @@ func TestWriteNetscapeFormatAndRefusals(t *testing.T) {
 		} else if strings.Contains(err.Error(), "SECRET") {
 			t.Errorf("error quotes the value: %v", err)
 		}
-	}
-}
-
-func TestWriteNetscapeFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "export", "cookies.txt")
-	recs := []Record{{Name: "cf_clearance", Value: "v", Domain: "example.com", Path: "/", Secure: true, HttpOnly: true}}
-	if err := WriteNetscapeFile(path, recs); err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("export: %v, mode %v, want 0600", err, fi.Mode().Perm())
-	}
-	f, _ := os.Open(path)
-	defer f.Close()
-	back, err := ParseNetscape(f)
-	if err != nil || len(back) != 1 || back[0].Value != "v" || !back[0].HttpOnly {
-		t.Errorf("read back %v, %v", back, err)
-	}
-	if err := WriteNetscapeFile(path, []Record{{Name: "bad", Value: "a\tb", Domain: "example.com"}}); err == nil {
-		t.Error("a record with a tab was exported")
-	}
-	if again, _ := os.ReadFile(path); !strings.Contains(string(again), "cf_clearance") {
-		t.Error("a refused export replaced the earlier file")
 	}
 }

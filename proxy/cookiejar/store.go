@@ -24,7 +24,7 @@ const (
 // Options configure Open. The zero value is a store kept in memory only, with
 // the defaults below.
 type Options struct {
-	// Path is the jar file, normally DefaultPath(). Empty keeps everything
+	// Path is the jar file, normally $XDG_DATA_HOME/clearway/cookies.json. Empty keeps everything
 	// in memory (nothing is read or written): a fallback when the data folder
 	// cannot be used, and handy in tests of other packages.
 	Path string

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/adrg/xdg"
 )
 
 // openStore opens a store on path with a fake clock and captured log, and
@@ -573,14 +571,4 @@ func TestStoreRestartWithRealClient(t *testing.T) {
 		t.Errorf("file is not versioned JSON: %v %v", err, generic["version"])
 	}
 	t.Logf("before and after restart: %q", before)
-}
-
-func TestDefaultPathFollowsXDG(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("XDG_DATA_HOME", dir)
-	xdg.Reload()
-	t.Cleanup(xdg.Reload)
-	if got, want := DefaultPath(), filepath.Join(dir, "clearway", "cookies.json"); got != want {
-		t.Errorf("DefaultPath() = %q, want %q", got, want)
-	}
 }

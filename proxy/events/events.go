@@ -4,7 +4,6 @@ package events
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -71,24 +70,15 @@ type Event struct {
 }
 
 // Bus fans events out to subscribers without ever blocking the publisher: a
-// subscriber whose buffer is full misses the event, and the miss is counted.
+// subscriber whose buffer is full misses the event.
 // The zero value is ready to use. A Bus is safe for concurrent use.
 type Bus struct {
-	mu      sync.Mutex
-	subs    map[*subscriber]struct{}
-	dropped atomic.Uint64
-	now     func() time.Time
+	mu   sync.Mutex
+	subs map[*subscriber]struct{}
 }
 
 type subscriber struct {
 	ch chan Event
-}
-
-// SetClock makes the bus stamp events with now() instead of time.Now. For tests.
-func (b *Bus) SetClock(now func() time.Time) {
-	b.mu.Lock()
-	b.now = now
-	b.mu.Unlock()
 }
 
 // Subscribe returns a channel that receives events published from now on, with
@@ -124,20 +114,12 @@ func (b *Bus) Publish(e Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if e.Time.IsZero() {
-		if b.now != nil {
-			e.Time = b.now()
-		} else {
-			e.Time = time.Now()
-		}
+		e.Time = time.Now()
 	}
 	for s := range b.subs {
 		select {
 		case s.ch <- e:
 		default:
-			b.dropped.Add(1)
 		}
 	}
 }
-
-// Dropped reports how many deliveries were skipped because a subscriber was full.
-func (b *Bus) Dropped() uint64 { return b.dropped.Load() }
