@@ -190,14 +190,14 @@ func TestEnvFallback(t *testing.T) {
 	sb.trust(up)
 	sb.env["CLEARWAY_KEY_ANTHROPIC"] = "sk-ant-ENVSECRET"
 	sb.env["CLEARWAY_KEY_SUPERMEMORY"] = "sm-ENVSECRET"
-	sb.env["CLEARWAY_TOKEN"] = "env-token-0123456789"
+	sb.env["CLEARWAY_TOKEN"] = "env-token-0123456789abcdef0123456789"
 	sb.writeConfig(strings.ReplaceAll(keysYAML, "%s", up.URL))
 	p := sb.serve()
-	resp, body := request(t, "POST", p.url("/anthropic/v1/messages"), http.Header{"X-Api-Key": {"env-token-0123456789"}}, "{}")
+	resp, body := request(t, "POST", p.url("/anthropic/v1/messages"), http.Header{"X-Api-Key": {"env-token-0123456789abcdef0123456789"}}, "{}")
 	if resp.StatusCode != 200 || rec.last().Get("X-Api-Key") != "sk-ant-ENVSECRET" {
 		t.Fatalf("env fallback: %d %s", resp.StatusCode, body)
 	}
-	resp, body = request(t, "POST", p.url("/openai/v1/chat/completions"), http.Header{"Authorization": {"Bearer env-token-0123456789"}}, "{}")
+	resp, body = request(t, "POST", p.url("/openai/v1/chat/completions"), http.Header{"Authorization": {"Bearer env-token-0123456789abcdef0123456789"}}, "{}")
 	if resp.StatusCode != 401 || !strings.Contains(body, "CLEARWAY_KEY_OPENAI") {
 		t.Errorf("a missing key in env mode must name its variable: %d %s", resp.StatusCode, body)
 	}

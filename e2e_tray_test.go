@@ -32,7 +32,7 @@ func TestTrayWithTheRealBinary(t *testing.T) {
 	sb := newSandbox(t)
 	sb.trust(up)
 	sb.env["DBUS_SESSION_BUS_ADDRESS"] = bus.Addr
-	sb.env["CLEARWAY_TOKEN"] = "tray-test-TESTSECRET-token"
+	sb.env["CLEARWAY_TOKEN"] = "tray-test-TESTSECRET-token-0123456789abcdef"
 	sb.env["CLEARWAY_CONFIG"] = sb.config
 	sb.writeConfig(strings.ReplaceAll(gateYAML, "%s", up.URL))
 	// fyne.io/systray v1.12.2 has a data race of its own (GetLayout vs

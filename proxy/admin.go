@@ -70,8 +70,12 @@ func (s *Server) adminAuth(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (s *Server) adminHealth(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, api.Health{Status: "ok", Version: s.version})
+func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request) {
+	h := api.Health{Status: "ok"}
+	if s.guard.tokenRequired() && s.guard.tokenOK(r.Header) {
+		h.Version = s.version
+	}
+	writeJSON(w, http.StatusOK, h)
 }
 
 func (s *Server) adminStatus(w http.ResponseWriter, _ *http.Request) {

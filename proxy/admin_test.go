@@ -31,8 +31,23 @@ func TestAdminAPI(t *testing.T) {
 	anon := &api.Client{Base: tp.base}
 	c := &api.Client{Base: tp.base, Token: tok}
 
-	if h, err := anon.Health(ctx); err != nil || h.Status != "ok" || h.Version != "test" {
+	if h, err := anon.Health(ctx); err != nil || h.Status != "ok" || h.Version != "" {
 		t.Fatalf("health without a token: %+v %v", h, err)
+	}
+	if h, err := c.Health(ctx); err != nil || h.Version != "test" {
+		t.Errorf("health with the token: %+v %v, want the version", h, err)
+	}
+	// Issue 12: health says "ok" and nothing else to a stranger; the 404 of
+	// an unknown upstream names the upstreams only to a token holder.
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(readAll(t, tp.do(t, "GET", "/_clearway/health", nil, nil))), &raw); err != nil || len(raw) != 1 || raw["status"] != "ok" {
+		t.Errorf("health without a token: %v %v, want exactly {\"status\":\"ok\"}", raw, err)
+	}
+	if body := readAll(t, tp.do(t, "GET", "/nosuch/x", nil, nil)); strings.Contains(body, "api") {
+		t.Errorf("404 without a token names the upstreams: %s", body)
+	}
+	if body := readAll(t, tp.do(t, "GET", "/nosuch/x", nil, http.Header{"X-Api-Key": {tok}})); !strings.Contains(body, "known upstreams: api") {
+		t.Errorf("404 with the token does not name the upstreams: %s", body)
 	}
 	if _, err := anon.Status(ctx); err == nil || !strings.Contains(err.Error(), "client token") {
 		t.Fatalf("status without a token: %v, want a refusal naming the client token", err)

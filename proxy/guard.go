@@ -73,11 +73,30 @@ func (g *guard) checkBrowser(r *http.Request) bool {
 	}
 	if ref := r.Header.Get("Referer"); ref != "" {
 		u, err := url.Parse(ref)
-		if err != nil || !g.checkHost(u.Host) {
+		if err != nil {
 			return false
 		}
+		return g.origins[strings.ToLower(u.Scheme+"://"+u.Host)] || g.sameOrigin(u)
 	}
 	return true
+}
+
+// sameOrigin reports whether u (an Origin or Referer) is this proxy's own
+// origin: scheme http, a loopback name of ours, and exactly our port. A page
+// at http://localhost (port 80) or http://localhost:3000 is another origin,
+// even though its Host would pass checkHost.
+func (g *guard) sameOrigin(u *url.URL) bool {
+	if u.Scheme != "http" || u.Host == "" || u.User != nil {
+		return false
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	if g.port == "" || g.port == "0" || port != g.port {
+		return false
+	}
+	return g.hosts[strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))]
 }
 
 func (g *guard) originAllowed(origin string) bool {
@@ -89,10 +108,10 @@ func (g *guard) originAllowed(origin string) bool {
 		return true
 	}
 	u, err := url.Parse(o)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return false
+	if err != nil || u.Path != "" || u.RawQuery != "" {
+		return false // an Origin is scheme://host[:port], nothing more
 	}
-	return g.checkHost(u.Host)
+	return g.sameOrigin(u)
 }
 
 // clientToken returns the token a client sent, from x-api-key or

@@ -36,6 +36,15 @@ func TestForeignHostsAndOriginsNeverReachUpstream(t *testing.T) {
 		{"localhost", "localhost:" + port, nil, 200},
 		{"ipv6 loopback", "[::1]:" + port, nil, 200},
 		{"local origin", "localhost:" + port, map[string]string{"Origin": "http://localhost:" + port}, 200},
+		{"local referer", "localhost:" + port, map[string]string{"Referer": "http://127.0.0.1:" + port + "/_clearway/ui/"}, 200},
+		// Issue 12: an Origin or Referer must match scheme, host AND port.
+		{"origin without port (a page on http://localhost)", "127.0.0.1:" + port, map[string]string{"Origin": "http://localhost", "Content-Type": "text/plain"}, 403},
+		{"origin on another local port", "127.0.0.1:" + port, map[string]string{"Origin": "http://127.0.0.1:3000"}, 403},
+		{"origin with https", "127.0.0.1:" + port, map[string]string{"Origin": "https://localhost:" + port}, 403},
+		{"origin with a path", "127.0.0.1:" + port, map[string]string{"Origin": "http://localhost:" + port + "/x"}, 403},
+		{"referer without port", "127.0.0.1:" + port, map[string]string{"Referer": "http://localhost/page"}, 403},
+		{"referer on another local port", "127.0.0.1:" + port, map[string]string{"Referer": "http://[::1]:8080/"}, 403},
+		{"same-site origin without port", "127.0.0.1:" + port, map[string]string{"Origin": "http://127.0.0.1", "Sec-Fetch-Site": "same-site"}, 403},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

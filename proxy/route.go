@@ -43,9 +43,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := s.sessions[name]
 	if sess == nil {
-		msg := "no upstream called " + quoteShort(name) + "; known upstreams: " + strings.Join(s.names, ", ") + " (use http://" + s.Addr() + "/<upstream>/...)"
+		// The upstream names tell a stranger which APIs (and keys) are
+		// here: only a caller with the token (or any, when none is
+		// required) sees them.
+		known := "; see the upstreams in your config (use http://" + s.Addr() + "/<upstream>/...)"
+		if s.guard.tokenOK(r.Header) {
+			known = "; known upstreams: " + strings.Join(s.names, ", ") + " (use http://" + s.Addr() + "/<upstream>/...)"
+		}
+		msg := "no upstream called " + quoteShort(name) + known
 		if name == "" {
-			msg = "no upstream in the path; known upstreams: " + strings.Join(s.names, ", ") + " (use http://" + s.Addr() + "/<upstream>/...)"
+			msg = "no upstream in the path" + known
 		}
 		writeError(w, r, http.StatusNotFound, errNotFound, msg)
 		return

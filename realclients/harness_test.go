@@ -26,7 +26,7 @@ import (
 )
 
 // token is the client token the sandboxed clearway requires.
-const token = "cw-test-token-0123456789abcdef"
+const token = "cw-test-token-0123456789abcdef0123456789"
 
 func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }
 

@@ -9,11 +9,12 @@ import (
 	"github.com/clearway/clearway/proxy/usage"
 )
 
-// Health is the answer of GET /health: {"status":"ok","version":"..."} while
-// the proxy serves.
+// Health is the answer of GET /health: {"status":"ok"} while the proxy
+// serves. Version is filled only for a caller that sent the required client
+// token: an unauthenticated caller learns nothing it could fingerprint.
 type Health struct {
 	Status  string `json:"status"`
-	Version string `json:"version"`
+	Version string `json:"version,omitempty"`
 }
 
 // Status is the answer of GET /status: the proxy's state. It never holds a

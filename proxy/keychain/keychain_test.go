@@ -92,19 +92,43 @@ func TestEnvBackendReadsKeysAndToken(t *testing.T) {
 			BackendVar:               "env",
 			"CLEARWAY_KEY_ANTHROPIC": "sk-ant-123\n",
 			"CLEARWAY_KEY_MY_KEY_V2": "v2",
-			"CLEARWAY_TOKEN":         "tok",
+			"CLEARWAY_TOKEN":         "tok-0123456789abcdef0123456789abcdef",
 		}),
 		Logger: slog.New(slog.DiscardHandler),
 	})
-	for name, want := range map[string]string{"anthropic": "sk-ant-123", "my-key.v2": "v2", ClientTokenName: "tok"} {
+	for name, want := range map[string]string{"anthropic": "sk-ant-123", "my-key.v2": "v2", ClientTokenName: "tok-0123456789abcdef0123456789abcdef"} {
 		got, err := s.Get(name)
 		if err != nil || got != want {
 			t.Errorf("Get(%q) = %q, %v; want %q", name, got, err, want)
 		}
 	}
 	tok, created, err := ClientToken(s)
-	if err != nil || created || tok != "tok" {
+	if err != nil || created || tok != "tok-0123456789abcdef0123456789abcdef" {
 		t.Errorf("ClientToken = %q, %v, %v; want tok, false, nil", tok, created, err)
+	}
+}
+
+// TestShortTokenRefused: CLEARWAY_TOKEN=x (and any stored token under 32
+// characters) is refused with the way to make one; the token is not quoted.
+func TestShortTokenRefused(t *testing.T) {
+	env := &envStore{getenv: fakeEnv(map[string]string{"CLEARWAY_TOKEN": "x"})}
+	_, _, err := ClientToken(env)
+	if !errors.Is(err, ErrWeakToken) || !strings.Contains(err.Error(), "CLEARWAY_TOKEN") || !strings.Contains(err.Error(), "/dev/urandom") {
+		t.Errorf("CLEARWAY_TOKEN=x: %v", err)
+	}
+	var m memBackend
+	mem := newKeyringStore(m.backend(), time.Second)
+	_ = mem.Set(ClientTokenName, "short-TESTSECRET-31-characters!")
+	_, _, err = ClientToken(mem)
+	if !errors.Is(err, ErrWeakToken) || !strings.Contains(err.Error(), "clearway token --rotate") || strings.Contains(err.Error(), "TESTSECRET") {
+		t.Errorf("31-character token: %v", err)
+	}
+	tok, err := RotateClientToken(mem)
+	if err != nil || len(tok) < MinTokenLength {
+		t.Fatalf("rotate: %q %v", tok, err)
+	}
+	if got, _, err := ClientToken(mem); err != nil || got != tok {
+		t.Errorf("after rotate: %v", err)
 	}
 }
 
