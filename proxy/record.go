@@ -17,17 +17,18 @@ import (
 // http.ResponseController reach the real writer's Flush and full duplex.
 type recordWriter struct {
 	http.ResponseWriter
-	start    time.Time
-	upstream string // the upstream that answered (or was last tried)
-	keyName  string // the key name of the last attempt
-	status   int
-	firstAt  time.Time
-	attempts int
-	meter    *usage.Meter
-	body     []byte // the request body, for its "model" when the answer names none
-	rateReq  int64
-	rateTok  int64
-	gone     bool // a write or flush to the client failed: it left
+	start     time.Time
+	upstream  string // the upstream that answered (or was last tried)
+	requested string // the upstream the client asked for
+	keyName   string // the key name of the last attempt
+	status    int
+	firstAt   time.Time
+	attempts  int
+	meter     *usage.Meter
+	body      []byte // the request body, for its "model" when the answer names none
+	rateReq   int64
+	rateTok   int64
+	gone      bool // a write or flush to the client failed: it left
 }
 
 func (w *recordWriter) WriteHeader(code int) {
@@ -113,6 +114,7 @@ func (s *Server) finishRecord(rw *recordWriter, r *http.Request, aborted bool) {
 	rec := usage.Record{
 		Time:         rw.start,
 		Upstream:     rw.upstream,
+		Requested:    rw.requested,
 		Client:       usage.Client(r.Header.Get("User-Agent"), r.Header.Get(usage.ClientHeader)),
 		Status:       rw.status,
 		Attempts:     rw.attempts,

@@ -16,6 +16,7 @@ import (
 	"github.com/clearway/clearway/proxy/breaker"
 	"github.com/clearway/clearway/proxy/events"
 	"github.com/clearway/clearway/proxy/keypool"
+	"github.com/clearway/clearway/proxy/usage"
 )
 
 // stepClock is an injected clock whose Sleep moves Now forward by the time
@@ -757,5 +758,28 @@ func TestMissingPrimaryKeyStillNotifiesWhileTheFallbackAnswers(t *testing.T) {
 	}
 	if !missing {
 		t.Fatal("no key_missing event for the primary's key")
+	}
+}
+
+// TestLedgerRecordsWhoAnsweredAndWhoWasAsked.
+func TestLedgerRecordsWhoAnsweredAndWhoWasAsked(t *testing.T) {
+	primary := tlsUpstream(t, rateLimited("1"))
+	fb := &bodyRecorder{handler: ok200}
+	fbSrv := httptest.NewTLSServer(fb)
+	defer fbSrv.Close()
+	l := openLedger(t)
+	yaml := strings.ReplaceAll(strings.ReplaceAll(fallbackConfig, "%PRIMARY%", primary), "%FALLBACK%", fbSrv.URL)
+	tp := startProxy(t, yaml, fbSrv, poolKeysOpt(nil, &mapKeys{m: map[string]string{"a": keyA, "f": keyF}}), withLedger(l))
+	if resp, _ := post(t, tp, "/primary/v1/messages", clientBody); resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	var got []usage.Entry
+	waitFor(t, "the ledger row", 5*time.Second, func() bool {
+		l.Flush()
+		got, _ = l.Recent(context.Background(), 5)
+		return len(got) == 1
+	})
+	if got[0].Upstream != "direct" || got[0].Requested != "primary" || got[0].Attempts != 4 {
+		t.Fatalf("ledger row: upstream %q requested %q attempts %d; want direct, primary, 4 (3 to the primary, 1 to the fallback)", got[0].Upstream, got[0].Requested, got[0].Attempts)
 	}
 }

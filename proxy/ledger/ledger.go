@@ -246,7 +246,10 @@ func (l *Ledger) drain(batch []usage.Record) []usage.Record {
 const rowsPerInsert = 32
 
 var insertMany = "INSERT INTO requests (" + insertColumns + ") VALUES " +
-	strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?),", rowsPerInsert), ",")
+	strings.TrimSuffix(strings.Repeat(insertRow+",", rowsPerInsert), ",")
+
+// insertRow is one row's placeholders: insertArgs question marks.
+var insertRow = "(" + strings.TrimSuffix(strings.Repeat("?,", insertArgs), ",") + ")"
 
 // write inserts batch in one transaction. A failure drops the batch (counted)
 // and warns once until writes work again; a database found corrupt is moved
@@ -308,7 +311,7 @@ func (l *Ledger) insert(batch []usage.Record) error {
 		}
 		batch = batch[n:]
 		stmt := &one
-		text := "INSERT INTO requests (" + insertColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+		text := "INSERT INTO requests (" + insertColumns + ") VALUES " + insertRow
 		if n > 1 {
 			stmt, text = &many, insertMany
 		}
@@ -332,7 +335,7 @@ func (l *Ledger) appendArgs(args []any, r usage.Record) []any {
 	}
 	return append(args, r.Time.UnixMilli(), r.Upstream, r.Client, r.Model, stream, r.Status, r.Attempts,
 		r.Duration.Microseconds(), r.TTFB.Microseconds(),
-		r.Tokens.Input, r.Tokens.Output, r.Tokens.CacheRead, r.Tokens.CacheWrite, cost, r.KeyName)
+		r.Tokens.Input, r.Tokens.Output, r.Tokens.CacheRead, r.Tokens.CacheWrite, cost, r.KeyName, r.Requested)
 }
 
 // prune deletes rows older than the retention period.

@@ -77,7 +77,7 @@ func recent(ctx context.Context, db *sql.DB, n int) ([]usage.Entry, error) {
 		n = 50
 	}
 	rows, err := db.QueryContext(ctx, `SELECT ts, upstream, client, model, stream, status, attempts, duration_us, ttfb_us,
-		input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, key_name
+		input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, key_name, requested
 		FROM requests ORDER BY ts DESC, id DESC LIMIT ?`, n)
 	if err != nil {
 		return nil, err
@@ -88,8 +88,11 @@ func recent(ctx context.Context, db *sql.DB, n int) ([]usage.Entry, error) {
 		var e usage.Entry
 		var ts, dur, ttfb int64
 		if err := rows.Scan(&ts, &e.Upstream, &e.Client, &e.Model, &e.Stream, &e.Status, &e.Attempts, &dur, &ttfb,
-			&e.Input, &e.Output, &e.CacheRead, &e.CacheWrite, &e.CostUSD, &e.KeyName); err != nil {
+			&e.Input, &e.Output, &e.CacheRead, &e.CacheWrite, &e.CostUSD, &e.KeyName, &e.Requested); err != nil {
 			return nil, err
+		}
+		if e.Requested == e.Upstream {
+			e.Requested = "" // no fallback answered
 		}
 		e.Time = time.UnixMilli(ts)
 		e.DurationMS = float64(dur) / 1000

@@ -22,12 +22,15 @@ var migrations = []string{
 		key_name           TEXT    NOT NULL  -- keychain entry name, never a key
 	);
 	CREATE INDEX requests_ts ON requests (ts);`,
+	// The upstream the client asked for; upstream is the one that answered
+	// (a fallback when the asked one failed). '' in rows written before.
+	`ALTER TABLE requests ADD COLUMN requested TEXT NOT NULL DEFAULT '';`,
 }
 
 // SchemaVersion is the user_version a current database has.
 var SchemaVersion = len(migrations)
 
 const insertColumns = `ts, upstream, client, model, stream, status, attempts, duration_us, ttfb_us,
-	input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, key_name`
+	input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, key_name, requested`
 
-const insertArgs = 15
+const insertArgs = 16

@@ -15,7 +15,8 @@ import (
 // The zero value is an empty record.
 type Record struct {
 	Time      time.Time     // when the request arrived
-	Upstream  string        // upstream name
+	Upstream  string        // upstream name: the one that answered (or was last tried)
+	Requested string        // the upstream the client asked for; differs from Upstream when a fallback answered
 	Client    string        // client application (see Client)
 	Model     string        // from the answer, else the request's JSON "model"
 	Stream    bool          // the answer was an event stream
@@ -94,6 +95,9 @@ type Entry struct {
 	Tokens
 	CostUSD float64 `json:"cost_usd"`
 	KeyName string  `json:"key_name,omitempty"`
+	// Requested is the upstream the client asked for, when a fallback
+	// (Upstream) answered instead; "" otherwise.
+	Requested string `json:"requested,omitempty"`
 }
 
 // Source answers usage queries: the ledger, or a reader of its file.
