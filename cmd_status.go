@@ -12,6 +12,7 @@ import (
 	"github.com/clearway/clearway/proxy/breaker"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/keypool"
+	"github.com/clearway/clearway/proxy/shared"
 )
 
 // cmdStatus asks the running instance for its state and prints it.
@@ -41,6 +42,9 @@ func cmdStatus(args []string, stdout io.Writer) error {
 		st.Started.Local().Format(time.DateTime), map[bool]string{true: "required", false: "off"}[st.ClientToken])
 	if st.CookiesSavedAt != nil {
 		fmt.Fprintf(stdout, "cookies saved %s to %s\n", st.CookiesSavedAt.Local().Format(time.DateTime), st.CookiesFile)
+	}
+	if sh := st.Shared; sh != nil {
+		printShared(stdout, sh)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "UPSTREAM\tSTATE\tREQUESTS\tRETRIES\tFAILURES\tLAST\tQUEUE\tCOOKIES\tFALLBACKS\tKEY")
@@ -97,4 +101,28 @@ func writeIndentedJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// printShared prints the team's shared limits: the state and the live
+// instances with their in-flight requests.
+func printShared(w io.Writer, sh *shared.Status) {
+	state := sh.State
+	if sh.Why != "" {
+		state += " (" + sh.Why + ")"
+	}
+	fmt.Fprintf(w, "shared: %s, namespace %s on %s\n", state, sh.Namespace, sh.Redis)
+	if len(sh.Instances) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  INSTANCE\tUSER\tHOST\tIN FLIGHT\tSINCE")
+	for _, in := range sh.Instances {
+		id := in.ID
+		if in.Self {
+			id += " (this one)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", id, in.User, in.Host, in.InFlight, in.Started.Local().Format(time.DateTime))
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/clearway/clearway/proxy/metrics"
 	"github.com/clearway/clearway/proxy/retry"
 	"github.com/clearway/clearway/proxy/seam"
+	"github.com/clearway/clearway/proxy/shared"
 	"github.com/clearway/clearway/proxy/throttle"
 	"github.com/clearway/clearway/proxy/usage"
 	"golang.org/x/net/netutil"
@@ -90,6 +91,12 @@ type Server struct {
 	admin    *http.ServeMux // /_clearway/ endpoints (admin.go)
 	names    []string       // upstream names, sorted
 	started  time.Time
+
+	// The team's shared limits (teams.go): the Redis client when limits
+	// are shared (closed by Run), or the status of a shared: block that
+	// could not even be tried (its password's key missing).
+	shared       *shared.Client
+	sharedBroken *shared.Status
 
 	listener net.Listener
 	addr     atomic.Pointer[string]
@@ -172,6 +179,7 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.limiter = opts.Limiter
+	var sharedLocal *throttle.Local // set when the limits are to be shared with the team
 	if s.limiter == nil {
 		settings := make(map[string]throttle.Settings, len(cfg.Upstreams))
 		for _, up := range cfg.Upstreams {
@@ -182,7 +190,11 @@ func New(opts Options) (*Server, error) {
 				MaxWait:       up.Throttle.MaxQueueWait,
 			}
 		}
-		s.limiter = throttle.NewLocal(settings, s.clock)
+		local := throttle.NewLocal(settings, s.clock)
+		s.limiter = local
+		if cfg.Shared.Enabled() {
+			sharedLocal = local
+		}
 	}
 	var keyNames []string
 	seen := map[string]bool{}
@@ -214,6 +226,9 @@ func New(opts Options) (*Server, error) {
 	if err := s.keys.reload(time.Now()); err != nil {
 		s.log.Warn("keychain: could not read the API keys; requests that need them will fail until it answers", "err", err)
 		s.bus.Publish(events.Event{Kind: events.KeychainError, Err: err.Error()})
+	}
+	if sharedLocal != nil {
+		s.openShared(opts, sharedLocal) // last: nothing can fail after it
 	}
 	return s, nil
 }
@@ -276,6 +291,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.runOnce.Do(func() { first = true })
 	if !first {
 		return errors.New("proxy: Run called twice")
+	}
+	if s.shared != nil {
+		defer s.shared.Close()
 	}
 	ln := s.listener
 	if ln == nil {

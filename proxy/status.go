@@ -26,6 +26,7 @@ func (s *Server) Status() Status {
 		ClientToken: s.guard.tokenRequired(),
 		InFlight:    s.inFlight.Load(),
 		Keys:        s.keys.status(),
+		Shared:      s.sharedStatus(),
 	}
 	if t := s.cookies.SavedAt(); !t.IsZero() {
 		st.CookiesSavedAt = &t

@@ -151,7 +151,8 @@ func notifiable(e events.Event) bool {
 	switch e.Kind {
 	case events.Retrying, events.GaveUp, events.Throttled, events.Unreachable,
 		events.PortInUse, events.KeychainError, events.KeyMissing,
-		events.KeyRefused, events.BreakerOpened, events.BreakerClosed, events.FellBack:
+		events.KeyRefused, events.BreakerOpened, events.BreakerClosed, events.FellBack,
+		events.SharedDegraded, events.SharedConnected:
 		return true
 	case events.Recovered:
 		return e.Attempt > 1 // a first-try success is not news
@@ -243,6 +244,15 @@ func message(e events.Event, earlier int) Notification {
 		n.Key = "breaker:" + up
 		n.Summary = up + ": circuit closed"
 		n.Body = "A probe request to " + up + " succeeded; requests go to it again."
+	case events.SharedDegraded:
+		n.Key = "shared"
+		n.Summary = "Team limits not shared"
+		n.Body = "clearway cannot use the team's Redis (" + why(e) + "), so this instance keeps to its own limits; " +
+			"it reconnects by itself and says so."
+	case events.SharedConnected:
+		n.Key = "shared"
+		n.Summary = "Team limits shared again"
+		n.Body = "clearway reached the team's Redis: the rate budget, concurrency and pauses are shared again."
 	case events.FellBack:
 		n.Key = "fallback:" + up
 		n.Summary = up + ": answered by " + e.Fallback

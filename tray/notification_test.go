@@ -130,6 +130,10 @@ func TestResilienceNotifications(t *testing.T) {
 			"supermemory: circuit closed", "succeeded", false, time.Second},
 		{events.Event{Kind: events.FellBack, Upstream: "supermemory", Fallback: "anthropic", Reason: "status 429"},
 			"supermemory: answered by anthropic", "fallback anthropic", false, time.Second},
+		{events.Event{Kind: events.SharedDegraded, Reason: "Redis unreachable: connection refused"},
+			"Team limits not shared", "(Redis unreachable: connection refused)", false, time.Second},
+		{events.Event{Kind: events.SharedConnected},
+			"Team limits shared again", "shared again", false, time.Second},
 	}
 	for i, tc := range cases {
 		at := t0.Add(time.Duration(i) * time.Minute)

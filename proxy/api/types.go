@@ -29,6 +29,34 @@ type Status struct {
 	CookiesSavedAt *time.Time       `json:"cookies_saved_at,omitempty"`
 	Keys           map[string]bool  `json:"keys"` // key name -> set
 	Upstreams      []UpstreamStatus `json:"upstreams"`
+	Shared         *SharedStatus    `json:"shared,omitempty"` // limits shared with the team (shared:); nil when off
+}
+
+// SharedStatus is the state of the limits shared with a team on Redis. It
+// holds no secret: the Redis URL's password is hidden.
+type SharedStatus struct {
+	State     string     `json:"state"`         // "connected" or "degraded"
+	Why       string     `json:"why,omitempty"` // why degraded
+	Since     time.Time  `json:"since"`
+	Redis     string     `json:"redis"` // URL, password hidden
+	Namespace string     `json:"namespace"`
+	Instance  string     `json:"instance"`  // this instance's id
+	Instances []Instance `json:"instances"` // the team's live instances, as last seen (every few seconds)
+	// LocalTurns counts the requests since start that took their turn on
+	// this instance's local limits (Redis down, slow or refusing).
+	LocalTurns uint64 `json:"local_turns"`
+}
+
+// Instance is one live clearway of a team, as its record in Redis says. It
+// holds no secret.
+type Instance struct {
+	ID       string    `json:"id"`
+	User     string    `json:"user"`
+	Host     string    `json:"host"`
+	Version  string    `json:"version,omitempty"`
+	Started  time.Time `json:"started"`
+	InFlight int64     `json:"in_flight"`
+	Self     bool      `json:"self,omitempty"` // the instance that answered
 }
 
 // UpstreamStatus is one upstream's counters and session state.

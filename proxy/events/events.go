@@ -12,26 +12,28 @@ type Kind int
 
 // The kinds of event the core publishes.
 const (
-	Unknown        Kind = iota
-	Listening           // the proxy serves on Addr
-	Stopped             // the proxy stopped serving
-	PortInUse           // the listen address is taken (Addr, Err)
-	Retrying            // an attempt failed and another follows after Delay (Upstream, Attempt, MaxAttempts, Status, Reason)
-	Recovered           // a request succeeded after Attempt attempts
-	GaveUp              // the last attempt failed; the client got Status
-	Throttled           // the local throttle refused a request (queue wait exceeded)
-	Unreachable         // the upstream could not be reached (Err)
-	KeyMissing          // a request needed key Key, which is not set
-	KeychainError       // the keychain failed (Err)
-	CookiesSaved        // the cookie jars were written to disk
-	SaveFailed          // writing the cookie jars failed (Err); retried later
-	CookiesChanged      // an upstream's jar changed (Upstream)
-	KeysChanged         // keys were set, deleted or reloaded
-	KeyRefused          // the upstream refused key Key (Reason: "401", "enforced_spend_limit_reached"); set aside until it changes
-	BreakerOpened       // Upstream's circuit breaker opened after final failures in a row (Reason); requests skip it for Delay
-	BreakerClosed       // Upstream's circuit breaker closed again after a good probe
-	FellBack            // a request to Upstream finally failed (Reason) and was replayed to Fallback, which answered Status
-	CookiesDropped      // short-lived Cloudflare cookies of Upstream were dropped (Reason names them and why)
+	Unknown         Kind = iota
+	Listening            // the proxy serves on Addr
+	Stopped              // the proxy stopped serving
+	PortInUse            // the listen address is taken (Addr, Err)
+	Retrying             // an attempt failed and another follows after Delay (Upstream, Attempt, MaxAttempts, Status, Reason)
+	Recovered            // a request succeeded after Attempt attempts
+	GaveUp               // the last attempt failed; the client got Status
+	Throttled            // the local throttle refused a request (queue wait exceeded)
+	Unreachable          // the upstream could not be reached (Err)
+	KeyMissing           // a request needed key Key, which is not set
+	KeychainError        // the keychain failed (Err)
+	CookiesSaved         // the cookie jars were written to disk
+	SaveFailed           // writing the cookie jars failed (Err); retried later
+	CookiesChanged       // an upstream's jar changed (Upstream)
+	KeysChanged          // keys were set, deleted or reloaded
+	KeyRefused           // the upstream refused key Key (Reason: "401", "enforced_spend_limit_reached"); set aside until it changes
+	BreakerOpened        // Upstream's circuit breaker opened after final failures in a row (Reason); requests skip it for Delay
+	BreakerClosed        // Upstream's circuit breaker closed again after a good probe
+	FellBack             // a request to Upstream finally failed (Reason) and was replayed to Fallback, which answered Status
+	CookiesDropped       // short-lived Cloudflare cookies of Upstream were dropped (Reason names them and why)
+	SharedDegraded       // the limits shared with the team on Redis are not in use (Reason: why); local limits apply
+	SharedConnected      // the shared limits are in use again after SharedDegraded
 )
 
 var kindNames = [...]string{
@@ -41,6 +43,7 @@ var kindNames = [...]string{
 	CookiesSaved: "cookies_saved", SaveFailed: "save_failed", CookiesChanged: "cookies_changed",
 	KeysChanged: "keys_changed", KeyRefused: "key_refused", BreakerOpened: "breaker_opened",
 	BreakerClosed: "breaker_closed", FellBack: "fell_back", CookiesDropped: "cookies_dropped",
+	SharedDegraded: "shared_degraded", SharedConnected: "shared_connected",
 }
 
 // String returns the kind's snake_case name, as used in logs and JSON.

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/clearway/clearway/proxy/api"
 	"github.com/clearway/clearway/proxy/throttle"
 )
 
@@ -191,17 +192,8 @@ func (c *Client) State() State {
 	return c.state
 }
 
-// Status is what status output shows of the shared limits. It holds no
-// secret: the Redis URL's password is hidden.
-type Status struct {
-	State     string     `json:"state"`         // "connected" or "degraded"
-	Why       string     `json:"why,omitempty"` // why degraded
-	Since     time.Time  `json:"since"`
-	Redis     string     `json:"redis"` // URL, password hidden
-	Namespace string     `json:"namespace"`
-	Instance  string     `json:"instance"`  // this instance's id
-	Instances []Instance `json:"instances"` // the team's live instances, as last seen (every few seconds)
-}
+// Status is what status output shows of the shared limits (api.SharedStatus).
+type Status = api.SharedStatus
 
 // Status returns the shared limits' state and the team's live instances as
 // the heartbeat last listed them; it never waits on Redis.

@@ -8,19 +8,12 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/clearway/clearway/proxy/api"
 )
 
-// Instance is one live clearway of the namespace, as its record in Redis
-// says. It holds no secret.
-type Instance struct {
-	ID       string    `json:"id"`
-	User     string    `json:"user"`
-	Host     string    `json:"host"`
-	Version  string    `json:"version,omitempty"`
-	Started  time.Time `json:"started"`
-	InFlight int64     `json:"in_flight"`
-	Self     bool      `json:"self,omitempty"` // this instance
-}
+// Instance is one live clearway of the namespace (api.Instance).
+type Instance = api.Instance
 
 // recordTTL is how long an instance's record outlives its last heartbeat.
 func (c *Client) recordTTL() time.Duration {
