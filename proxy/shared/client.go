@@ -80,13 +80,14 @@ type Client struct {
 	started  time.Time
 	redacted string
 
-	connected atomic.Bool
-	slow      atomic.Int32 // calls timed out in a row
-	mu        sync.Mutex
-	state     State
-	leases    map[string]map[string]struct{} // sem key -> held lease ids, renewed by the heartbeat
-	team      []Instance                     // the live instances, as last listed by the heartbeat
-	seq       atomic.Uint64
+	connected  atomic.Bool
+	slow       atomic.Int32  // calls timed out in a row
+	localTurns atomic.Uint64 // requests let through on the local limits
+	mu         sync.Mutex
+	state      State
+	leases     map[string]map[string]struct{} // sem key -> held lease ids, renewed by the heartbeat
+	team       []Instance                     // the live instances, as last listed by the heartbeat
+	seq        atomic.Uint64
 
 	stop chan struct{}
 	done chan struct{}
@@ -201,7 +202,7 @@ func (c *Client) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := Status{State: "degraded", Why: c.state.Why, Since: c.state.Since, Redis: c.redacted,
-		Namespace: c.opts.Namespace, Instance: c.id, Instances: append([]Instance{}, c.team...)}
+		Namespace: c.opts.Namespace, Instance: c.id, Instances: append([]Instance{}, c.team...), LocalTurns: c.localTurns.Load()}
 	if c.state.Connected {
 		st.State, st.Why = "connected", ""
 	}

@@ -133,6 +133,7 @@ func (l *Limiter) Acquire(ctx context.Context) (release func(), err error) {
 		}
 	}
 	// Redis is unavailable (or just failed): this instance's own limits.
+	l.c.localTurns.Add(1)
 	if l.local == nil {
 		return l.hold(func() {}), nil
 	}
