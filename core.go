@@ -8,12 +8,14 @@ import (
 	"os"
 	"time"
 
+	"github.com/clearway/clearway/app"
 	"github.com/clearway/clearway/proxy"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/cookiejar"
 	"github.com/clearway/clearway/proxy/events"
 	"github.com/clearway/clearway/proxy/instance"
 	"github.com/clearway/clearway/proxy/keychain"
+	"github.com/clearway/clearway/proxy/ledger"
 )
 
 // keychainTimeout bounds every keychain call: a misconfigured Linux session can
@@ -55,6 +57,7 @@ type proxyRuntime struct {
 	lock   *instance.Lock
 	store  *cookiejar.Store
 	server *proxy.Server
+	ledger *ledger.Ledger // nil: usage is not recorded
 }
 
 // openRuntime takes the instance lock and opens the cookie store. The caller
@@ -81,7 +84,8 @@ func openRuntime(cfg *config.Config, log *slog.Logger, bus *events.Bus) (*proxyR
 		_ = lock.Release()
 		return nil, fmt.Errorf("cookie jars: %w", err)
 	}
-	return &proxyRuntime{cfg: cfg, log: log, bus: bus, keys: openKeychain(log), lock: lock, store: store}, nil
+	return &proxyRuntime{cfg: cfg, log: log, bus: bus, keys: openKeychain(log), lock: lock, store: store,
+		ledger: app.OpenLedger(cfg, app.UsagePath(dataDir()), log)}, nil
 }
 
 // newServer builds a proxy server over the runtime's store and keychain.
@@ -90,7 +94,7 @@ func (rt *proxyRuntime) newServer() (*proxy.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return proxy.New(proxy.Options{
+	opts := proxy.Options{
 		Config:      rt.cfg,
 		Cookies:     rt.store,
 		Keys:        rt.keys,
@@ -101,7 +105,9 @@ func (rt *proxyRuntime) newServer() (*proxy.Server, error) {
 		Bus:         rt.bus,
 		Logger:      rt.log,
 		Version:     shortVersion(),
-	})
+	}
+	app.LedgerOptions(&opts, rt.ledger)
+	return proxy.New(opts)
 }
 
 // serve runs srv until ctx ends, recording its address in the lock file.
@@ -121,8 +127,13 @@ func (rt *proxyRuntime) serve(ctx context.Context, srv *proxy.Server) error {
 	return err
 }
 
-// close saves the jars and releases the lock.
+// close writes the queued usage rows, saves the jars and releases the lock.
 func (rt *proxyRuntime) close() {
+	if rt.ledger != nil {
+		if err := rt.ledger.Close(); err != nil {
+			rt.log.Warn("usage ledger: closing", "err", err)
+		}
+	}
 	if err := rt.store.Close(); err != nil {
 		rt.log.Warn("could not save cookies on exit", "err", err)
 	}

@@ -28,10 +28,12 @@ Usage:
                                     where the config is, check it (and list the upstreams), the default
   clearway doctor [--json]          check this machine (config, port, desktop, keychain, folders,
                                     cookies, network to each upstream) and say how to fix what is wrong
+  clearway usage [--since 24h|7d|30d|DATE] [--by day|model|client|upstream] [--json|--csv]
+                                    tokens, requests and estimated cost from the usage ledger
   clearway version
 
 Files: config $XDG_CONFIG_HOME/clearway/config.yaml (or $CLEARWAY_CONFIG),
-cookies $XDG_DATA_HOME/clearway/cookies.json, logs $XDG_STATE_HOME/clearway/.
+cookies $XDG_DATA_HOME/clearway/cookies.json, usage ledger $XDG_DATA_HOME/clearway/usage.db, logs $XDG_STATE_HOME/clearway/.
 `
 
 // exitError carries a process exit code with its message.
@@ -82,6 +84,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cmdToken(rest, stdout)
 	case "cookies":
 		return cmdCookies(rest, stdout)
+	case "usage":
+		return cmdUsage(rest, stdout, stderr)
 	case "status":
 		return cmdStatus(rest, stdout)
 	case "config":

@@ -21,6 +21,7 @@ import (
 	"github.com/clearway/clearway/app/view"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/cookiejar"
+	"github.com/clearway/clearway/proxy/ledger"
 	"github.com/clearway/clearway/proxy/events"
 	"github.com/clearway/clearway/proxy/instance"
 	"github.com/clearway/clearway/proxy/keychain"
@@ -72,6 +73,7 @@ type App struct {
 	keys        keychain.Store
 	lock        *instance.Lock
 	store       *cookiejar.Store
+	ledger      *ledger.Ledger // nil: usage is not recorded
 	lc          *Lifecycle
 	autostart   Autostart
 	beforeBuild func()
@@ -149,6 +151,7 @@ func Open(opts Options) (*App, error) {
 		return nil, fmt.Errorf("cookie jars: %w", err)
 	}
 	a.store = store
+	a.ledger = OpenLedger(a.cfg, UsagePath(a.paths.Data), a.log)
 	build := opts.Build
 	if build == nil {
 		build = a.BuildProxy
@@ -185,6 +188,11 @@ func (a *App) Close() error {
 	_ = a.lc.Stop()
 	a.cancel()
 	a.wg.Wait()
+	if a.ledger != nil {
+		if lerr := a.ledger.Close(); lerr != nil {
+			a.log.Warn("usage ledger: closing", "err", lerr)
+		}
+	}
 	err := a.store.Close()
 	if err != nil {
 		a.log.Warn("could not save cookies on exit", "err", err)

@@ -20,7 +20,7 @@ func (a *App) BuildProxy(ctx context.Context) (Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := proxy.New(proxy.Options{
+	opts := proxy.Options{
 		Config:      a.cfg,
 		Cookies:     a.store,
 		Keys:        a.keys,
@@ -31,7 +31,9 @@ func (a *App) BuildProxy(ctx context.Context) (Server, error) {
 		Bus:         a.bus,
 		Logger:      a.log,
 		Version:     a.version,
-	})
+	}
+	LedgerOptions(&opts, a.ledger)
+	srv, err := proxy.New(opts)
 	if err != nil {
 		return nil, err
 	}

@@ -65,20 +65,22 @@ const (
 // build one with Load, Parse or Default. A Config is read-only once loaded and
 // safe for concurrent reads.
 type Config struct {
-	Source         string        // file it came from, or EmbeddedSource
-	Listen         string        // host:port to listen on
-	ClientToken    bool          // require the local client token
-	Retry          Retry         // defaults for every upstream
-	MaxBody        int64         // largest request body buffered for replay; larger gets 413
-	Timeouts       Timeouts      // network timeouts
-	SaveDelay      time.Duration // debounce of cookie-jar saves
-	LogLevel       string        // debug, info, warn, error
-	AllowedHosts   []string      // extra Host names accepted besides loopback names
-	AllowedOrigins []string      // extra browser Origins accepted besides loopback
-	AllowRemote    bool          // a non-loopback Listen is allowed (only with ClientToken)
-	MaxConnections int           // client connections open at once; more wait (0: no cap)
-	Upstreams      []Upstream    // sorted by name
-	Shared         Shared        // limits shared with a team on Redis (shared:); zero Redis = off
+	Source         string           // file it came from, or EmbeddedSource
+	Listen         string           // host:port to listen on
+	ClientToken    bool             // require the local client token
+	Retry          Retry            // defaults for every upstream
+	MaxBody        int64            // largest request body buffered for replay; larger gets 413
+	Timeouts       Timeouts         // network timeouts
+	SaveDelay      time.Duration    // debounce of cookie-jar saves
+	LogLevel       string           // debug, info, warn, error
+	AllowedHosts   []string         // extra Host names accepted besides loopback names
+	AllowedOrigins []string         // extra browser Origins accepted besides loopback
+	AllowRemote    bool             // a non-loopback Listen is allowed (only with ClientToken)
+	MaxConnections int              // client connections open at once; more wait (0: no cap)
+	Upstreams      []Upstream       // sorted by name
+	Shared         Shared           // limits shared with a team on Redis (shared:); zero Redis = off
+	Usage          Usage            // the usage ledger (usage:)
+	Prices         map[string]Price // model-name prefix -> price, over the built-in table (prices:)
 }
 
 // Retry says how often and how long to retry an upstream request.
@@ -303,6 +305,12 @@ func build(fc fileConfig) (*Config, error) {
 		return nil, err
 	}
 	if c.Shared, err = buildShared(fc.Shared); err != nil {
+		return nil, err
+	}
+	if c.Usage, err = buildUsage(fc.Usage); err != nil {
+		return nil, err
+	}
+	if c.Prices, err = buildPrices(fc.Prices); err != nil {
 		return nil, err
 	}
 	return c, nil

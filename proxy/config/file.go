@@ -18,6 +18,8 @@ type fileConfig struct {
 	Shared        *fileShared              `yaml:"shared"`
 	AllowRemote   bool                     `yaml:"allow_remote"`
 	MaxConns      *int                     `yaml:"max_connections"`
+	Usage         fileUsage                `yaml:"usage"`
+	Prices        map[string]Price         `yaml:"prices"`
 }
 
 type fileRetry struct {
