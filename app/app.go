@@ -21,10 +21,10 @@ import (
 	"github.com/clearway/clearway/app/view"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/cookiejar"
-	"github.com/clearway/clearway/proxy/ledger"
 	"github.com/clearway/clearway/proxy/events"
 	"github.com/clearway/clearway/proxy/instance"
 	"github.com/clearway/clearway/proxy/keychain"
+	"github.com/clearway/clearway/proxy/ledger"
 )
 
 // Autostart is the start-at-login switch of the desktop (package tray has
