@@ -22,8 +22,11 @@ import (
 // are built as singleKey builds them. Report reads the upstream's answer:
 //
 //   - remaining 0 with a reset (any status below 400): the key cools until
-//     the reset, so new requests wait for it (up to max_queue_wait), take
-//     another key, or go to a fallback, instead of meeting a known 429;
+//     the reset, so new requests take another key, go to a fallback, or
+//     wait for it (up to max_queue_wait), instead of meeting a known 429;
+//     a reset further away than that, with nowhere else to go, is not
+//     waited for: providers give the time of full replenishment, so the
+//     request goes and the upstream decides;
 //   - a rate-limit 429/529, in a pool of two or more: the key cools until its
 //     Retry-After/reset (or twice retry.initial_delay, doubling); the retry
 //     goes at once with the next ready key, or waits (within max_queue_wait)
@@ -103,7 +106,16 @@ func (k *keyPools) Credential(ctx context.Context, req seam.KeyRequest) (seam.Cr
 		return seam.Credential{}, err
 	}
 	if wait > 0 {
-		if req.NoWait || wait > k.waits[req.Upstream] {
+		switch {
+		case req.NoWait:
+			return seam.Credential{}, &seam.Refused{RetryAfter: wait, Reason: "keys cooling"}
+		case wait > k.waits[req.Upstream] && exhaustedOnly(pool, name):
+			// The reset is when the limit is FULLY replenished; nowhere else
+			// to go and too long to wait: let the upstream decide (its own
+			// 429 and Retry-After are then honoured as usual).
+			k.log.Info("the key's limit resets later than max_queue_wait; sending anyway", "upstream", req.Upstream, "key", name, "reset_in", wait)
+			return k.single.build(req, name)
+		case wait > k.waits[req.Upstream]:
 			return seam.Credential{}, &seam.Refused{RetryAfter: wait, Reason: "keys cooling"}
 		}
 		k.log.Info("every key is cooling down; waiting for the first to be ready", "upstream", req.Upstream, "key", name, "wait", wait)
@@ -116,6 +128,17 @@ func (k *keyPools) Credential(ctx context.Context, req seam.KeyRequest) (seam.Cr
 		}
 	}
 	return k.single.build(req, name)
+}
+
+// exhaustedOnly reports whether the named key cools only because an answer
+// said it had nothing left (not because of a 429).
+func exhaustedOnly(pool *keypool.Pool, name string) bool {
+	for _, ks := range pool.Status() {
+		if ks.Name == name {
+			return ks.Exhausted
+		}
+	}
+	return false
 }
 
 // refusals lists a pool's refused keys and why, for an error message.
@@ -143,7 +166,7 @@ func (k *keyPools) Report(c seam.Credential, o seam.Outcome) bool {
 	now := k.clock.Now()
 	if o.Status < 400 {
 		if until, src, ok := retry.Exhausted(o.Header, now); ok {
-			pool.Cool(name, until, src)
+			pool.Exhaust(name, until, src)
 			k.log.Info("the upstream says the key has nothing left until its reset; new requests will not be sent into a known 429",
 				"upstream", c.Upstream, "key", name, "until", until.Format(time.RFC3339), "header", src)
 			return false

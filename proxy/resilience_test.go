@@ -312,16 +312,18 @@ upstreams:
 	}
 }
 
-// TestPreemptiveLimitBeyondMaxQueueWaitAnswers429: a reset further away than
-// max_queue_wait is not waited for: the client gets 429 with Retry-After at
-// once, and the upstream sees nothing.
-func TestPreemptiveLimitBeyondMaxQueueWaitAnswers429(t *testing.T) {
+// TestPreemptiveLimitBeyondMaxQueueWait: a reset further away than
+// max_queue_wait (the time of FULL replenishment) is not waited for: with
+// nowhere else to go the request is sent at once and the upstream decides.
+// A key cooling after a 429 with a long Retry-After is different: that
+// request would meet a known 429, so clearway answers 429 itself.
+func TestPreemptiveLimitBeyondMaxQueueWait(t *testing.T) {
 	clock := newStepClock()
 	var hits atomic.Int64
 	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
-		w.Header().Set("x-ratelimit-remaining-requests", "0")
-		w.Header().Set("x-ratelimit-reset-requests", "45s")
+		w.Header().Set("x-ratelimit-remaining-tokens", "0")
+		w.Header().Set("x-ratelimit-reset-tokens", "6m0s")
 		ok200(w, r)
 	}))
 	defer up.Close()
@@ -335,8 +337,21 @@ upstreams:
 `, up, poolKeysOpt(clock, &mapKeys{m: map[string]string{}}))
 	post(t, tp, "/api/v1/x", `{}`)
 	resp, body := post(t, tp, "/api/v1/x", `{}`)
-	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "45" || hits.Load() != 1 {
-		t.Fatalf("got %d Retry-After %q (%s), upstream hits %d; want 429, 45, 1", resp.StatusCode, resp.Header.Get("Retry-After"), body, hits.Load())
+	if resp.StatusCode != 200 || hits.Load() != 2 || len(clock.slept()) != 0 {
+		t.Fatalf("got %d (%s), upstream hits %d, waits %v; want 200 from the upstream at once", resp.StatusCode, body, hits.Load(), clock.slept())
+	}
+
+	// Two keys both rate limited with Retry-After 45 s: a known 429.
+	u := &keyedUpstream{handlers: map[string]http.HandlerFunc{keyA: rateLimited("45"), keyB: rateLimited("45")}}
+	up2 := httptest.NewTLSServer(u)
+	defer up2.Close()
+	tp2 := startProxy(t, strings.Replace(poolConfig, "retry: {max_retries: 3, initial_delay: 1s, max_delay: 30s}", "retry: {max_retries: 3}\nmax_queue_wait: 10s", 1), up2,
+		poolKeysOpt(clock, &mapKeys{m: map[string]string{"a": keyA, "b": keyB}}))
+	post(t, tp2, "/api/v1/x", `{}`)
+	n := len(u.keys())
+	resp, body = post(t, tp2, "/api/v1/x", `{}`)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || len(u.keys()) != n {
+		t.Fatalf("both keys rate limited: %d Retry-After %q (%s), upstream got %d more; want a local 429 and none", resp.StatusCode, resp.Header.Get("Retry-After"), body, len(u.keys())-n)
 	}
 }
 

@@ -52,6 +52,11 @@ type KeyStatus struct {
 	State string     `json:"state"`           // StateReady, StateCooling or StateRefused
 	Until *time.Time `json:"until,omitempty"` // cooling: when the key is ready again
 	Why   string     `json:"why,omitempty"`   // cooling or refused: a short reason ("429", "401", "enforced_spend_limit_reached")
+	// Exhausted is true for a key cooling because an answer said nothing is
+	// left until a reset (Exhaust), rather than because it was refused with
+	// a 429 (Cool). Providers give the time of FULL replenishment there, so
+	// a request may already succeed before it.
+	Exhausted bool `json:"exhausted,omitempty"`
 }
 
 // Pool is the state of one upstream's keys. Build it with New; the zero value
@@ -65,11 +70,12 @@ type Pool struct {
 }
 
 type key struct {
-	name    string
-	until   time.Time // cooling until then (zero or past: not cooling)
-	why     string    // reason of the cooldown or of the refusal
-	refused bool
-	strikes int // rate limits in a row without a reset time
+	name      string
+	until     time.Time // cooling until then (zero or past: not cooling)
+	why       string    // reason of the cooldown or of the refusal
+	exhausted bool      // the cooldown came from Exhaust, not Cool
+	refused   bool
+	strikes   int // rate limits in a row without a reset time
 }
 
 // New returns a pool of the named keys, all ready, in order of preference.
@@ -214,10 +220,24 @@ func (p *Pool) Cool(name string, until time.Time, why string) time.Time {
 		until = now.Add(min(d, p.max))
 	}
 	if until.After(k.until) {
-		k.until = until
-		k.why = why
+		k.until, k.why, k.exhausted = until, why, false
 	}
 	return k.until
+}
+
+// Exhaust marks the named key as cooling until the given reset because an
+// answer said it has nothing left (remaining 0) until then; why names the
+// header. Like Cool it never shortens a cooldown; unlike Cool the cooldown is
+// soft (KeyStatus.Exhausted). A zero until is ignored.
+func (p *Pool) Exhaust(name string, until time.Time, why string) {
+	if p == nil || until.IsZero() {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if k := p.find(name); k != nil && until.After(k.until) {
+		k.until, k.why, k.exhausted = until, why, true
+	}
 }
 
 // Refuse sets the named key aside for why ("401", "enforced_spend_limit_reached")
@@ -279,7 +299,7 @@ func (p *Pool) Status() []KeyStatus {
 			ks.State, ks.Why = StateRefused, k.why
 		case k.until.After(now):
 			u := k.until
-			ks.State, ks.Until, ks.Why = StateCooling, &u, k.why
+			ks.State, ks.Until, ks.Why, ks.Exhausted = StateCooling, &u, k.why, k.exhausted
 		}
 		out = append(out, ks)
 	}

@@ -193,3 +193,21 @@ func TestUsableCountsCoolingKeysButNotRefusedOnes(t *testing.T) {
 		t.Fatal("a refused key counted as usable")
 	}
 }
+
+func TestExhaustIsASoftCooldownThatNeverShortens(t *testing.T) {
+	c := newClock()
+	p := New([]string{"a"}, Options{Now: c.now})
+	p.Exhaust("a", c.now().Add(10*time.Second), "x-ratelimit-reset-tokens")
+	if st := p.Status()[0]; st.State != StateCooling || !st.Exhausted || st.Why != "x-ratelimit-reset-tokens" {
+		t.Fatalf("status %+v", st)
+	}
+	p.Exhaust("a", c.now().Add(time.Second), "later")
+	p.Cool("a", c.now().Add(5*time.Second), "429")
+	if st := p.Status()[0]; !st.Until.Equal(c.now().Add(10*time.Second)) || !st.Exhausted {
+		t.Fatalf("a shorter cooldown replaced a longer one: %+v", st)
+	}
+	p.Cool("a", c.now().Add(20*time.Second), "429")
+	if st := p.Status()[0]; st.Exhausted || st.Why != "429" {
+		t.Fatalf("a longer 429 cooldown must be hard: %+v", st)
+	}
+}
