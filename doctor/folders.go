@@ -14,6 +14,7 @@ import (
 // others can only read or list is a warning.
 func checkFolders(_ context.Context, o *Options) []Result {
 	var out []Result
+	seen := map[string]int{} // path -> index in out (on Windows all three are %LOCALAPPDATA%\clearway)
 	for _, f := range []struct{ what, path string }{
 		{"data", o.DataDir},
 		{"state", o.StateDir},
@@ -22,6 +23,11 @@ func checkFolders(_ context.Context, o *Options) []Result {
 		if f.path == "" {
 			continue
 		}
+		if i, ok := seen[f.path]; ok {
+			out[i].Name += "+" + f.what
+			continue
+		}
+		seen[f.path] = len(out)
 		r := FolderCheck(f.path)
 		r.Name = "folder:" + f.what
 		out = append(out, r)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -81,6 +82,14 @@ func checkProxyEnv(_ context.Context, o *Options) []Result {
 	for _, v := range []string{"SSL_CERT_FILE", "SSL_CERT_DIR"} {
 		val := o.getenv(v)
 		if val == "" {
+			continue
+		}
+		if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
+			if r.Status == OK {
+				r.Status = Warn
+			}
+			fails = append(fails, v+" is set, but clearway uses the system certificate store here and ignores it")
+			fixes = append(fixes, "import the CA into the system store (Windows: certutil -addstore Root CA.cer; macOS: Keychain Access), then unset "+v)
 			continue
 		}
 		if msg := checkCertPath(v, val); msg != "" {

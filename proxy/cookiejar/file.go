@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -189,7 +190,9 @@ func readFile(path string, logger *slog.Logger) ([]byte, error) {
 		return nil, fmt.Errorf("open cookie jar file: %w", err)
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+	// Windows reports every file as 0666 and Chmod cannot restrict it (the
+	// folder's ACL does): checking there only warned at every start.
+	if fi, err := f.Stat(); err == nil && runtime.GOOS != "windows" && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
 		if err := f.Chmod(0o600); err != nil {
 			logger.Warn("cookie jar file is readable by others and could not be restricted", "path", path, "err", err)
 		} else {
