@@ -1,18 +1,22 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/clearway/clearway/internal/cfgate"
+	"github.com/clearway/clearway/internal/desktoptest"
+	"github.com/clearway/clearway/proxy/api"
 )
 
 // newGate starts a Cloudflare-like TLS upstream whose clearance values carry
@@ -127,13 +131,7 @@ func TestCorruptCookieFileIsMovedAside(t *testing.T) {
 // TestCookiesCLI imports a file written by real curl -c, lists, exports, and
 // clears, both with the proxy stopped (on the file) and running (through it).
 func TestCookiesCLI(t *testing.T) {
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("curl is needed for the cookies.txt round trip (apt-get install curl)")
-		}
-		t.Skip("SKIPPED LOUDLY: curl not installed; the cookies.txt import test needs it")
-	}
+	curl := desktoptest.Require(t, "curl")["curl"]
 	_, up := newGate(t)
 	sb := newSandbox(t)
 	sb.trust(up)
@@ -177,9 +175,17 @@ func TestCookiesCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "cleared 1") {
 		t.Fatalf("clear: %q", stdout)
 	}
+	stdout, _, _ = sb.run("", "status", "--json")
+	var status api.Status
+	if err := json.Unmarshal([]byte(stdout), &status); err != nil || len(status.Upstreams) != 1 {
+		t.Fatalf("status --json: %v %q", err, stdout)
+	}
+	if u := status.Upstreams[0]; u.Name != "cf" || u.CookieCount != 0 || len(u.CookieNames) != 0 {
+		t.Fatalf("status after clear: %+v, want upstream cf with no cookies", u)
+	}
 	stdout, _, _ = sb.run("", "status")
-	if !strings.Contains(stdout, "cf") || strings.Contains(stdout, "CFVALUE") {
-		t.Fatalf("status: %q", stdout)
+	if !regexp.MustCompile(`(?m)^cf\s`).MatchString(stdout) || strings.Contains(stdout, "CFVALUE") || strings.Contains(stdout, "cf_clearance") {
+		t.Fatalf("status: %q, want the cf row without the cleared cookie", stdout)
 	}
 	_ = p.stop(syscall.SIGTERM)
 	data, _ := os.ReadFile(sb.cookieFile())

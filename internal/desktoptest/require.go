@@ -98,9 +98,18 @@ func missingTools(t testing.TB, missing []string) {
 	if len(pkgs) > 0 {
 		msg += fmt.Sprintf("; install them with: apt-get install --no-install-recommends %s (or run ./build/test.sh as root)", strings.Join(pkgs, " "))
 	}
+	Unmet(t, msg)
+}
+
+// Unmet stops a test whose prerequisite is missing (a tool, root, a kernel
+// feature the CI machine has): it fails the test when CI=true and skips it
+// loudly otherwise. why says what is missing and how to get it. It is the
+// one place that decides between failing and skipping; Require uses it.
+func Unmet(t testing.TB, why string) {
+	t.Helper()
 	if InCI() {
-		t.Fatalf("%s (CI=true: a missing tool is a failure)", msg)
+		t.Fatalf("%s (CI=true: a missing prerequisite is a failure)", why)
 		return
 	}
-	t.Skipf("SKIPPED LOUDLY: %s (set CI=true to make this a failure)", msg)
+	t.Skipf("SKIPPED LOUDLY: %s (set CI=true to make this a failure)", why)
 }

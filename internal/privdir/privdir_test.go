@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clearway/clearway/internal/desktoptest"
 )
 
 // asRoot skips unless the test runs as root (CI does), which it needs to
@@ -15,10 +17,7 @@ import (
 func asRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI runs as root; this test needs root to chown to a second uid")
-		}
-		t.Skip("SKIP (loud): needs root to chown to a second uid")
+		desktoptest.Unmet(t, "this test needs root to chown to a second uid (CI runs as root)")
 	}
 }
 

@@ -15,20 +15,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clearway/clearway/internal/desktoptest"
 )
 
 // needTool returns the path of a tool, failing under CI=true and skipping
 // loudly otherwise when it is missing.
 func needTool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI but not found: %v", name, err)
-		}
-		t.Skipf("SKIPPING: %s not found (%v); install it to run this test (it fails under CI=true)", name, err)
-	}
-	return p
+	return desktoptest.Require(t, name)[name]
 }
 
 // sortedHeader sorts a Cookie header's pairs, to compare what two clients
