@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/clearway/clearway/proxy/usage"
@@ -24,13 +26,27 @@ func query(ctx context.Context, db *sql.DB, q usage.Query) ([]usage.Row, error) 
 	if by == "" {
 		by = "model"
 	}
-	expr, ok := groupExpr[by]
-	if !ok {
-		return nil, fmt.Errorf("%w, not %q", usage.ErrBadGrouping, by)
+	// One grouping, or two joined by a comma ("day,model": a row per day and
+	// model, for the dashboard's stacked charts).
+	keys := strings.Split(by, ",")
+	if len(keys) > 2 {
+		return nil, fmt.Errorf("%w (at most two, joined by a comma), not %q", usage.ErrBadGrouping, by)
 	}
-	order := "cost_usd DESC, requests DESC, k"
-	if by == "day" {
-		order = "k"
+	var cols, names []string
+	for i, k := range keys {
+		expr, ok := groupExpr[k]
+		if !ok || (i == 1 && k == keys[0]) {
+			return nil, fmt.Errorf("%w, not %q", usage.ErrBadGrouping, by)
+		}
+		cols = append(cols, expr+" AS k"+strconv.Itoa(i))
+		names = append(names, "k"+strconv.Itoa(i))
+	}
+	order := "cost_usd DESC, requests DESC, " + strings.Join(names, ", ")
+	if keys[0] == "day" {
+		order = strings.Join(names, ", ")
+		if len(keys) == 2 {
+			order = "k0, cost_usd DESC, requests DESC, k1"
+		}
 	}
 	until := int64(1 << 62)
 	if !q.Until.IsZero() {
@@ -40,11 +56,11 @@ func query(ctx context.Context, db *sql.DB, q usage.Query) ([]usage.Row, error) 
 	if !q.Since.IsZero() {
 		since = q.Since.UnixMilli()
 	}
-	rows, err := db.QueryContext(ctx, `SELECT `+expr+` AS k, count(*) AS requests,
+	rows, err := db.QueryContext(ctx, `SELECT `+strings.Join(cols, ", ")+`, count(*) AS requests,
 		sum(status >= 400 OR status = 0), sum(max(attempts - 1, 0)),
 		sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),
 		sum(cost_usd) AS cost_usd
-		FROM requests WHERE ts >= ? AND ts < ? GROUP BY k ORDER BY `+order, since, until)
+		FROM requests WHERE ts >= ? AND ts < ? GROUP BY `+strings.Join(names, ", ")+` ORDER BY `+order, since, until)
 	if err != nil {
 		return nil, err
 	}
@@ -52,20 +68,27 @@ func query(ctx context.Context, db *sql.DB, q usage.Query) ([]usage.Row, error) 
 	out := []usage.Row{}
 	for rows.Next() {
 		var r usage.Row
-		var k string
-		if err := rows.Scan(&k, &r.Requests, &r.Errors, &r.Retries, &r.InputTokens, &r.OutputTokens,
-			&r.CacheReadTokens, &r.CacheWriteTokens, &r.CostUSD); err != nil {
+		k := make([]string, len(keys))
+		dest := make([]any, 0, len(keys)+8)
+		for i := range k {
+			dest = append(dest, &k[i])
+		}
+		dest = append(dest, &r.Requests, &r.Errors, &r.Retries, &r.InputTokens, &r.OutputTokens,
+			&r.CacheReadTokens, &r.CacheWriteTokens, &r.CostUSD)
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		switch by {
-		case "day":
-			r.Day = k
-		case "model":
-			r.Model = k
-		case "client":
-			r.Client = k
-		case "upstream":
-			r.Upstream = k
+		for i, key := range keys {
+			switch key {
+			case "day":
+				r.Day = k[i]
+			case "model":
+				r.Model = k[i]
+			case "client":
+				r.Client = k[i]
+			case "upstream":
+				r.Upstream = k[i]
+			}
 		}
 		out = append(out, r)
 	}

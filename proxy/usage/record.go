@@ -66,7 +66,8 @@ type Row struct {
 // Key returns the row's grouping value.
 func (r Row) Key() string { return r.Day + r.Model + r.Client + r.Upstream }
 
-// Groupings are the values --by and ?by= accept.
+// Groupings are the values --by and ?by= accept; the ledger also takes two
+// of them joined by a comma ("day,model").
 var Groupings = []string{"day", "model", "client", "upstream"}
 
 // Query selects what a usage report sums. The zero value sums everything by
