@@ -42,6 +42,14 @@ func (s *Server) newAdminMux() *http.ServeMux {
 	handle("GET", api.PathUsage, func(w http.ResponseWriter, r *http.Request) { s.serveUsage(w, r, false) }, false)
 	handle("GET", api.PathUsageRecent, func(w http.ResponseWriter, r *http.Request) { s.serveUsage(w, r, true) }, false)
 	handle("GET", api.PathMetrics, func(w http.ResponseWriter, r *http.Request) { s.metrics.Handler().ServeHTTP(w, r) }, false)
+	handle("GET", api.PathRequests, s.adminRequests, false)
+	handle("GET", api.PathEvents, s.adminEvents, false)
+	for _, rt := range s.routes {
+		handle(rt.Method, rt.Path, rt.Handler, false)
+	}
+	if s.dashboard != nil {
+		mux.Handle(api.PathUI, s.dashboard) // its own session check; the Host guard ran
+	}
 	mux.HandleFunc(api.Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, errNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -59,8 +67,14 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 func (s *Server) adminAuth(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.guard.tokenRequired() && !s.guard.tokenOK(r.Header) {
-			writeError(w, r, http.StatusUnauthorized, errAuthentication, "the proxy's own endpoints need the client token (`clearway token`)")
-			return
+			switch present, allowed := s.browser.Allow(r); {
+			case present && !allowed:
+				writeError(w, r, http.StatusForbidden, errPermission, "this dashboard call lacks its CSRF token or comes from another origin; reload the dashboard")
+				return
+			case !present:
+				writeError(w, r, http.StatusUnauthorized, errAuthentication, "the proxy's own endpoints need the client token (`clearway token`), or a dashboard session (`clearway dashboard`)")
+				return
+			}
 		}
 		if up := r.URL.Query().Get(api.ParamUpstream); up != "" && s.sessions[up] == nil {
 			writeError(w, r, http.StatusNotFound, errNotFound, "no upstream called "+strconv.Quote(up))

@@ -387,13 +387,14 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 		if err != nil {
 			cancel(nil)
 			v := sess.policy.ClassifyError(err)
+			noteOutcome(w, 0, v.Reason)
 			if v.Canceled {
 				s.log.Info("client left; upstream request cancelled", "upstream", sess.up.Name, "attempt", attempt, "status", statusClientClosed)
 				return tripResult{done: true, outcome: breaker.Ignore}
 			}
 			switchKey := s.report(sess, cred, 0, nil, nil, err, v)
 			if (v.Retry || switchKey) && attempt < maxAttempts {
-				if !s.waitRetry(ctx, sess, attempt, maxAttempts, 0, v, switchKey) {
+				if !s.waitRetry(ctx, w, sess, attempt, maxAttempts, 0, v, switchKey) {
 					return tripResult{done: true, outcome: breaker.Ignore}
 				}
 				continue
@@ -414,6 +415,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 			// One extra attempt without the stale cookies; it does not
 			// count against max_retries.
 			stealthRetried = true
+			noteOutcome(w, resp.StatusCode, "cloudflare stealth deny: stale short-lived cookies dropped")
 			maxAttempts++
 			drain(resp.Body)
 			cancel(nil)
@@ -421,11 +423,12 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 		}
 		sess.stats.noteHeadroom(resp.Header, time.Now())
 		v := sess.policy.ClassifyResponse(resp.StatusCode, resp.Header, peeked, time.Now())
+		noteOutcome(w, resp.StatusCode, v.Reason)
 		switchKey := s.report(sess, cred, resp.StatusCode, resp.Header, peeked, nil, v)
 		if (v.Retry || switchKey) && attempt < maxAttempts {
 			drain(resp.Body)
 			cancel(nil)
-			if !s.waitRetry(ctx, sess, attempt, maxAttempts, resp.StatusCode, v, switchKey) {
+			if !s.waitRetry(ctx, w, sess, attempt, maxAttempts, resp.StatusCode, v, switchKey) {
 				return tripResult{done: true, outcome: breaker.Ignore}
 			}
 			continue
@@ -562,12 +565,13 @@ func (s *Server) peekBody(body io.Reader, cancel context.CancelCauseFunc) []byte
 // waitRetry logs and publishes the retry, then waits the chosen delay (none
 // when switchKey: the next attempt goes with another key). It returns false
 // when the client left during the wait.
-func (s *Server) waitRetry(ctx context.Context, sess *session, attempt, maxAttempts, status int, v retry.Verdict, switchKey bool) bool {
+func (s *Server) waitRetry(ctx context.Context, w http.ResponseWriter, sess *session, attempt, maxAttempts, status int, v retry.Verdict, switchKey bool) bool {
 	st := &sess.stats
 	delay, why := time.Duration(0), "none: another key"
 	if !switchKey {
 		delay, why = sess.policy.Delay(attempt, v)
 	}
+	noteWait(w, delay, why)
 	st.retries.Add(1)
 	st.lastStatus.Store(int64(status))
 	s.logAttempt(sess, attempt, maxAttempts, status, delay, v.Reason+"; wait "+why)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/clearway/clearway/proxy/api"
 	"github.com/clearway/clearway/proxy/seam"
 	"github.com/clearway/clearway/proxy/usage"
 )
@@ -28,7 +29,8 @@ type recordWriter struct {
 	body      []byte // the request body, for its "model" when the answer names none
 	rateReq   int64
 	rateTok   int64
-	gone      bool // a write or flush to the client failed: it left
+	gone      bool          // a write or flush to the client failed: it left
+	log       []api.Attempt // each attempt, for the dashboard's timeline
 }
 
 func (w *recordWriter) WriteHeader(code int) {
@@ -71,6 +73,24 @@ func noteAttempt(w http.ResponseWriter, sess *session, cred seam.Credential) {
 		rw.attempts++
 		rw.upstream = sess.up.Name
 		rw.keyName = cred.Name
+		rw.log = append(rw.log, api.Attempt{N: rw.attempts, Upstream: sess.up.Name, Key: cred.Name, Cookies: sess.jar.Len()})
+	}
+}
+
+// noteOutcome records what the upstream answered the latest attempt (status
+// 0: no answer) and the verdict's reason.
+func noteOutcome(w http.ResponseWriter, status int, reason string) {
+	if rw, ok := w.(*recordWriter); ok && len(rw.log) > 0 {
+		a := &rw.log[len(rw.log)-1]
+		a.Status, a.Reason = status, reason
+	}
+}
+
+// noteWait records the wait chosen before the next attempt and why.
+func noteWait(w http.ResponseWriter, d time.Duration, why string) {
+	if rw, ok := w.(*recordWriter); ok && len(rw.log) > 0 {
+		a := &rw.log[len(rw.log)-1]
+		a.WaitMS, a.WaitWhy = float64(d)/float64(time.Millisecond), why
 	}
 }
 
@@ -143,6 +163,15 @@ func (s *Server) finishRecord(rw *recordWriter, r *http.Request, aborted bool) {
 	}
 	s.metrics.Observe(rec)
 	s.recorder.Record(rec)
+	live := api.Request{
+		Time: rec.Time, Client: rec.Client, Upstream: rec.Upstream, Model: rec.Model, Stream: rec.Stream,
+		Status: rec.Status, Attempts: rec.Attempts, Tokens: rec.Tokens, AttemptLog: rw.log,
+		DurationMS: float64(rec.Duration) / float64(time.Millisecond), TTFBMS: float64(rec.TTFB) / float64(time.Millisecond),
+	}
+	if rec.Requested != "" && rec.Requested != rec.Upstream {
+		live.Upstream, live.AnsweredBy = rec.Requested, rec.Upstream
+	}
+	s.live.add(live)
 }
 
 // requestModel finds the top-level "model" string of a JSON request body

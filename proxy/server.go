@@ -67,6 +67,38 @@ type Options struct {
 	Recorder usage.Recorder
 	// Usage answers GET /_clearway/usage; nil: the ledger is off (503).
 	Usage usage.Source
+
+	// Dashboard serves the pages under /_clearway/ui/ (package dashboard);
+	// nil: none.
+	Dashboard http.Handler
+	// Browser lets a logged-in dashboard page call the admin API without the
+	// client token. nil: only the token opens it.
+	Browser BrowserSessions
+	// Routes are more admin endpoints (the application's: keys, token,
+	// settings, dashboard login codes), behind the same auth as the others.
+	Routes []Route
+}
+
+// BrowserSessions recognises admin API calls made from a logged-in dashboard
+// page. Implementations are safe for concurrent use.
+type BrowserSessions interface {
+	// Allow reports whether r carries a live dashboard session (present) and
+	// whether that session may make this call (allowed: reads always; a
+	// change only with its CSRF token and clearway's own Origin).
+	Allow(r *http.Request) (present, allowed bool)
+}
+
+// noBrowser is the BrowserSessions with no session ever.
+type noBrowser struct{}
+
+func (noBrowser) Allow(*http.Request) (present, allowed bool) { return false, false }
+
+// Route is one more admin endpoint: Method and Path as http.ServeMux
+// patterns ("PUT", "/_clearway/keys/{name}").
+type Route struct {
+	Method  string
+	Path    string
+	Handler http.HandlerFunc
 }
 
 // Server is the proxy. Build it with New, run it with Run. It is safe for
@@ -107,7 +139,13 @@ type Server struct {
 
 	recorder usage.Recorder
 	usageSrc usage.Source
-	metrics  *metrics.Metrics
+
+	live      liveLog       // the last requests, for the dashboard
+	stopping  chan struct{} // closed when shutdown begins: event streams end
+	browser   BrowserSessions
+	dashboard http.Handler
+	routes    []Route
+	metrics   *metrics.Metrics
 }
 
 // MaxHeaderBytes bounds a client's request headers; beyond it the answer is
@@ -168,6 +206,11 @@ func New(opts Options) (*Server, error) {
 	}
 	s.refusals = newRefusalLog(refusalInterval, s.clock.Now)
 	s.guard = newGuard(cfg.Listen, cfg.AllowedHosts, cfg.AllowedOrigins, token)
+	s.stopping = make(chan struct{})
+	s.browser, s.dashboard, s.routes = opts.Browser, opts.Dashboard, opts.Routes
+	if s.browser == nil {
+		s.browser = noBrowser{}
+	}
 	s.admin = s.newAdminMux()
 	transports := opts.Transports
 	if transports == nil {
@@ -333,6 +376,8 @@ func (s *Server) Run(ctx context.Context) error {
 	hs.Protocols = new(http.Protocols)
 	hs.Protocols.SetHTTP1(true)
 	hs.Protocols.SetUnencryptedHTTP2(true) // h2c: HTTP/2 clients with prior knowledge
+	var stopOnce sync.Once
+	hs.RegisterOnShutdown(func() { stopOnce.Do(func() { close(s.stopping) }) }) // event streams end, so Shutdown is not held by them
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()

@@ -16,6 +16,13 @@ const (
 	PathUsage         = Prefix + "/usage"          // GET ?since=&by=: Usage
 	PathUsageRecent   = Prefix + "/usage/recent"   // GET ?n=50: []usage.Entry, newest first
 	PathMetrics       = Prefix + "/metrics"        // GET: Prometheus text format
+	PathRequests      = Prefix + "/requests"       // GET ?n=500: Requests, the live log kept in memory
+	PathEvents        = Prefix + "/events"         // GET: text/event-stream of "request" (Request) and "status" (Status) events
+	PathUI            = Prefix + "/ui/"            // the dashboard's pages (session cookie, not the token)
+	PathUICode        = Prefix + "/ui/code"        // POST: UICode, a one-time login link for the dashboard
+	PathKey           = Prefix + "/keys/{name}"    // PUT body: the secret (text/plain); DELETE: remove it
+	PathToken         = Prefix + "/token/rotate"   // POST: TokenRotated; the old token stops working at once
+	PathSettings      = Prefix + "/settings"       // GET: Settings; POST Settings fields to change
 )
 
 // Query parameters.

@@ -148,3 +148,61 @@ type Usage struct {
 	Total      usage.Row   `json:"total"`
 	PricesDate string      `json:"prices_date"`
 }
+
+// Attempt is one attempt of a request to an upstream, for the dashboard's
+// timeline: what the upstream answered, why clearway did what it did next,
+// and how long it waited before the next attempt.
+type Attempt struct {
+	N        int     `json:"n"`
+	Upstream string  `json:"upstream"`
+	Key      string  `json:"key,omitempty"`    // key name, never a value
+	Cookies  int     `json:"cookies"`          // cookies in the session's jar when it went out
+	Status   int     `json:"status,omitempty"` // 0: no answer
+	Reason   string  `json:"reason,omitempty"` // the retry verdict's reason, e.g. "cloudflare 1015"
+	WaitMS   float64 `json:"wait_ms,omitempty"`
+	WaitWhy  string  `json:"wait_why,omitempty"` // where the wait came from, e.g. "retry-after 3s"
+}
+
+// Request is one finished request in the live log (GET /requests, the
+// "request" events of GET /events). It never holds a secret.
+type Request struct {
+	ID         uint64    `json:"id"`
+	Time       time.Time `json:"time"`
+	Client     string    `json:"client"`
+	Upstream   string    `json:"upstream"`              // who answered (or was last tried)
+	AnsweredBy string    `json:"answered_by,omitempty"` // set when a fallback answered for Upstream
+	Model      string    `json:"model,omitempty"`
+	Stream     bool      `json:"stream"`
+	Status     int       `json:"status"`
+	Attempts   int       `json:"attempts"`
+	DurationMS float64   `json:"duration_ms"`
+	TTFBMS     float64   `json:"ttfb_ms"`
+	usage.Tokens
+	AttemptLog []Attempt `json:"attempt_log"`
+}
+
+// Requests is the answer of GET /requests, newest first.
+type Requests struct {
+	Requests []Request `json:"requests"`
+}
+
+// UICode is the answer of POST /ui/code: a link that logs a browser in to the
+// dashboard once, within a minute.
+type UICode struct {
+	URL     string    `json:"url"`
+	Expires time.Time `json:"expires"`
+}
+
+// TokenRotated is the answer of POST /token/rotate: the new client token.
+type TokenRotated struct {
+	Token string `json:"token"`
+}
+
+// Settings are the dashboard's switches and what it shows of the config. In
+// a POST, nil fields are left as they are.
+type Settings struct {
+	Notifications *bool  `json:"notifications,omitempty"`
+	Autostart     *bool  `json:"autostart,omitempty"`
+	ConfigPath    string `json:"config_path,omitempty"`
+	ConfigCheck   string `json:"config_check,omitempty"`
+}
