@@ -4,15 +4,18 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/clearway/clearway/app/view"
+	"github.com/clearway/clearway/proxy/health"
 )
 
 // bigState is a state with many upstreams and keys, to bound the cost of a
 // menu update under load (the core may report a change with every request).
-func bigState() State {
+func bigState() view.Snapshot {
 	s := fullState()
 	for i := 0; i < 20; i++ {
-		s.Upstreams = append(s.Upstreams, UpstreamState{Name: fmt.Sprintf("u%d", i), Health: HealthOK, Requests: uint64(i), Cookies: i})
-		s.Keys = append(s.Keys, KeyState{Name: fmt.Sprintf("k%d", i), Set: i%2 == 0})
+		s.Upstreams = append(s.Upstreams, view.Upstream{Name: fmt.Sprintf("u%d", i), Health: health.OK, Requests: uint64(i), Cookies: i})
+		s.Keys = append(s.Keys, view.Key{Name: fmt.Sprintf("k%d", i), Set: i%2 == 0})
 	}
 	return s
 }

@@ -82,7 +82,7 @@ func TestTrayClipboard(t *testing.T) {
 		it.ClickPath(t, waitLong, "API keys*", "openai: missing", "Set from clipboard")
 		sum := sha256.Sum256([]byte(secret))
 		want := fmt.Sprintf("openai=%d:%s", len(secret), hex.EncodeToString(sum[:4]))
-		traytest.Wait(t, "key reaches the core", waitLong, func() bool { return strings.Contains(keys(), want) })
+		traytest.Wait(t, "key reaches the app", waitLong, func() bool { return strings.Contains(keys(), want) })
 		it.WaitEntry(t, waitLong, "API keys", "openai: set")
 		n := waitNote("API key openai set (…9f3a)")
 		if strings.Contains(n.Summary+n.Body, secret) || strings.Contains(n.Summary+n.Body, "secret-9f3a") {

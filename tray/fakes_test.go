@@ -3,32 +3,32 @@ package tray
 import (
 	"sync"
 
+	"github.com/clearway/clearway/app/view"
 	"github.com/clearway/clearway/proxy/events"
 )
 
-// stateCore is an in-memory Core for unit tests of logic; the real-D-Bus
+// stateApp is an in-memory App for unit tests of logic; the real-D-Bus
 // tests use the helper process's core instead.
-type stateCore struct {
+type stateApp struct {
 	mu    sync.Mutex
-	s     State
+	s     view.Snapshot
 	token string
 	bus   events.Bus
 }
 
-func (c *stateCore) State() State {
+func (c *stateApp) Snapshot() (view.Snapshot, <-chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.s
+	return c.s, nil
 }
-func (c *stateCore) Changed() <-chan struct{}                   { return nil }
-func (c *stateCore) Events(n int) (<-chan events.Event, func()) { return c.bus.Subscribe(n) }
-func (c *stateCore) Start() error                               { return nil }
-func (c *stateCore) Stop() error                                { return nil }
-func (c *stateCore) ClearCookies(string) error                  { return nil }
-func (c *stateCore) SetKey(string, string) error                { return nil }
-func (c *stateCore) DeleteKey(string) error                     { return nil }
-func (c *stateCore) ClientToken() (string, error)               { return c.token, nil }
-func (c *stateCore) SetPreference(string, bool) error           { return nil }
+func (c *stateApp) Events(n int) (<-chan events.Event, func()) { return c.bus.Subscribe(n) }
+func (c *stateApp) Start() error                               { return nil }
+func (c *stateApp) Stop() error                                { return nil }
+func (c *stateApp) ClearCookies(string) error                  { return nil }
+func (c *stateApp) SetKey(string, string) error                { return nil }
+func (c *stateApp) DeleteKey(string) error                     { return nil }
+func (c *stateApp) ClientToken() (string, error)               { return c.token, nil }
+func (c *stateApp) SetPreference(view.Pref, bool) error        { return nil }
 
 // recordingSender keeps what it was asked to show.
 type recordingSender struct {

@@ -19,16 +19,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clearway/clearway/app/view"
 	"github.com/clearway/clearway/proxy/events"
+	"github.com/clearway/clearway/proxy/health"
 )
 
 // helperEnv switches the test binary into a helper process that runs the
 // tray (fyne systray allows one Run per process, so each tray test runs its
-// own). "1" runs the test core; "demo" the same with a lively state, for the
+// own). "1" runs the test app; "demo" the same with a lively state, for the
 // README screenshot (build/screenshot.sh).
 const helperEnv = "CLEARWAY_TRAY_HELPER"
 
-// helperToken is the helper core's client token.
+// helperToken is the helper app's client token.
 const helperToken = "cw_helpertoken_5f0e1d2c3b4a59687766554433221100"
 
 func TestMain(m *testing.M) {
@@ -38,12 +40,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// helperMain runs the tray over a helperCore until Quit, a signal, or the
+// helperMain runs the tray over a helperApp until Quit, a signal, or the
 // parent's death, and returns the exit code.
 func helperMain(mode string) int {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	core := newHelperCore(mode == "demo")
-	if err := core.Start(); err != nil {
+	app := newHelperApp(mode == "demo")
+	if err := app.Start(); err != nil {
 		logger.Error("helper: start", "err", err)
 		return 1
 	}
@@ -54,8 +56,8 @@ func helperMain(mode string) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGHUP)
 	defer cancel()
 	quit := false
-	err := Run(ctx, core, Options{Logger: logger, OnQuit: func() { quit = true }})
-	_ = core.Stop()
+	err := Run(ctx, app, Options{Logger: logger, OnQuit: func() { quit = true }})
+	_ = app.Stop()
 	if err != nil {
 		logger.Error("helper: run", "err", err)
 		return 1
@@ -64,51 +66,51 @@ func helperMain(mode string) int {
 	return 0
 }
 
-// helperCore is a real, small core for the helper process: Start and Stop
+// helperApp is a real, small app for the helper process: Start and Stop
 // really open and close a loopback HTTP listener, ClearCookies empties a
 // real counter, keys live in memory. Its HTTP server also lets the parent
-// test observe the core and make it publish events:
+// test observe the app and make it publish events:
 //
 //	GET /                       "ok"
 //	GET /_cookies?upstream=U    the cookie count
 //	GET /_keys                  "name=len:sha256-prefix" lines (never the key)
 //	GET /_publish?kind=K&n=N&upstream=U&attempt=A
 //	                            publishes N events of kind K
-type helperCore struct {
-	bus     events.Bus
-	changed chan struct{}
+type helperApp struct {
+	bus  events.Bus
+	next chan struct{} // closed when s is replaced
 
 	mu      sync.Mutex
-	s       State
+	s       view.Snapshot
 	srv     *http.Server
 	cookies map[string]int
 	keys    map[string]string
 }
 
-func newHelperCore(demo bool) *helperCore {
-	c := &helperCore{
-		changed: make(chan struct{}, 1),
+func newHelperApp(demo bool) *helperApp {
+	c := &helperApp{
+		next:    make(chan struct{}),
 		cookies: map[string]int{"anthropic": 3, "openai": 0},
 		keys:    map[string]string{"anthropic": "sk-ant-helper-0000000000"},
 	}
-	c.s = State{
+	c.s = view.Snapshot{
 		Version:       "0.0.0-test",
 		Notifications: true,
 		StartAtLogin:  StartAtLogin(),
 		ConfigPath:    "/nonexistent/clearway/config.yaml",
 		LogDir:        os.TempDir(),
-		Upstreams: []UpstreamState{
-			{Name: "anthropic", URL: "https://api.anthropic.com", Health: HealthOK},
+		Upstreams: []view.Upstream{
+			{Name: "anthropic", URL: "https://api.anthropic.com", Health: health.OK},
 			{Name: "openai", URL: "https://api.openai.com"},
 		},
 	}
 	if demo {
 		c.cookies["openai"] = 2
 		c.keys["supermemory"] = "sm-demo-0000000000"
-		c.s.Upstreams = []UpstreamState{
-			{Name: "anthropic", URL: "https://api.anthropic.com", Health: HealthOK, Requests: 214, Retries: 9, InFlight: 1, LastStatus: 200},
-			{Name: "openai", URL: "https://api.openai.com", Health: HealthRetrying, Requests: 37, Retries: 12, InFlight: 2, LastStatus: 429},
-			{Name: "supermemory", URL: "https://api.supermemory.ai/v3/https://api.anthropic.com", Health: HealthOK, Requests: 58, Retries: 0, LastStatus: 200},
+		c.s.Upstreams = []view.Upstream{
+			{Name: "anthropic", URL: "https://api.anthropic.com", Health: health.OK, Requests: 214, Retries: 9, InFlight: 1, LastStatus: 200},
+			{Name: "openai", URL: "https://api.openai.com", Health: health.Retrying, Requests: 37, Retries: 12, InFlight: 2, LastStatus: 429},
+			{Name: "supermemory", URL: "https://api.supermemory.ai/v3/https://api.anthropic.com", Health: health.OK, Requests: 58, Retries: 0, LastStatus: 200},
 		}
 		c.cookies["supermemory"] = 2
 	}
@@ -120,8 +122,8 @@ func newHelperCore(demo bool) *helperCore {
 }
 
 // refreshLocked recomputes the derived parts of the state and signals a change.
-func (c *helperCore) refreshLocked() {
-	ups := make([]UpstreamState, len(c.s.Upstreams))
+func (c *helperApp) refreshLocked() {
+	ups := make([]view.Upstream, len(c.s.Upstreams))
 	copy(ups, c.s.Upstreams)
 	for i := range ups {
 		ups[i].Cookies = c.cookies[ups[i].Name]
@@ -134,33 +136,29 @@ func (c *helperCore) refreshLocked() {
 		}
 	}
 	sort.Strings(names)
-	keys := make([]KeyState, 0, len(names))
+	keys := make([]view.Key, 0, len(names))
 	for _, n := range names {
 		used := []string{n}
 		if n == "anthropic" && len(ups) > 2 {
 			used = []string{"anthropic", "supermemory"}
 		}
 		_, set := c.keys[n]
-		keys = append(keys, KeyState{Name: n, Set: set, UsedBy: used})
+		keys = append(keys, view.Key{Name: n, Set: set, UsedBy: used})
 	}
 	c.s.Keys = keys
-	select {
-	case c.changed <- struct{}{}:
-	default:
-	}
+	close(c.next)
+	c.next = make(chan struct{})
 }
 
-func (c *helperCore) State() State {
+func (c *helperApp) Snapshot() (view.Snapshot, <-chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.s
+	return c.s, c.next
 }
 
-func (c *helperCore) Changed() <-chan struct{} { return c.changed }
+func (c *helperApp) Events(n int) (<-chan events.Event, func()) { return c.bus.Subscribe(n) }
 
-func (c *helperCore) Events(n int) (<-chan events.Event, func()) { return c.bus.Subscribe(n) }
-
-func (c *helperCore) Start() error {
+func (c *helperApp) Start() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.srv != nil {
@@ -179,7 +177,7 @@ func (c *helperCore) Start() error {
 	}
 	c.srv = &http.Server{Handler: http.HandlerFunc(c.serveHTTP), ReadHeaderTimeout: 5 * time.Second}
 	go func(srv *http.Server) { _ = srv.Serve(ln) }(c.srv)
-	c.s.Running = true
+	c.s.Phase = view.Running
 	c.s.Addr = ln.Addr().String()
 	c.s.BaseURL = "http://" + c.s.Addr
 	c.bus.Publish(events.Event{Kind: events.Listening, Addr: c.s.Addr})
@@ -187,7 +185,7 @@ func (c *helperCore) Start() error {
 	return nil
 }
 
-func (c *helperCore) Stop() error {
+func (c *helperApp) Stop() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.srv == nil {
@@ -195,13 +193,13 @@ func (c *helperCore) Stop() error {
 	}
 	err := c.srv.Close()
 	c.srv = nil
-	c.s.Running = false
+	c.s.Phase = view.Stopped
 	c.bus.Publish(events.Event{Kind: events.Stopped})
 	c.refreshLocked()
 	return err
 }
 
-func (c *helperCore) ClearCookies(upstream string) error {
+func (c *helperApp) ClearCookies(upstream string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.cookies[upstream]; !ok {
@@ -212,7 +210,7 @@ func (c *helperCore) ClearCookies(upstream string) error {
 	return nil
 }
 
-func (c *helperCore) SetKey(name, secret string) error {
+func (c *helperApp) SetKey(name, secret string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.keys[name] = secret
@@ -220,7 +218,7 @@ func (c *helperCore) SetKey(name, secret string) error {
 	return nil
 }
 
-func (c *helperCore) DeleteKey(name string) error {
+func (c *helperApp) DeleteKey(name string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.keys, name)
@@ -228,27 +226,27 @@ func (c *helperCore) DeleteKey(name string) error {
 	return nil
 }
 
-func (c *helperCore) ClientToken() (string, error) { return helperToken, nil }
+func (c *helperApp) ClientToken() (string, error) { return helperToken, nil }
 
-func (c *helperCore) SetPreference(name string, on bool) error {
+func (c *helperApp) SetPreference(name view.Pref, on bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch name {
-	case PrefNotifications:
+	case view.Notifications:
 		c.s.Notifications = on
-	case PrefStartAtLogin:
+	case view.StartAtLogin:
 		if err := SetStartAtLogin(on, ""); err != nil {
 			return err
 		}
 		c.s.StartAtLogin = StartAtLogin()
 	default:
-		return errors.New("helper: unknown preference " + name)
+		return errors.New("helper: unknown preference " + name.String())
 	}
 	c.refreshLocked()
 	return nil
 }
 
-func (c *helperCore) serveHTTP(w http.ResponseWriter, r *http.Request) {
+func (c *helperApp) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	switch r.URL.Path {
 	case "/":

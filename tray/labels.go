@@ -4,16 +4,22 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/clearway/clearway/app/view"
 	"github.com/clearway/clearway/assets"
+	"github.com/clearway/clearway/proxy/health"
 )
 
 // statusLine is the first, disabled line of the menu: "Running on
-// 127.0.0.1:8764", "Stopped", or the problem that keeps the proxy from
-// running ("Port 8764 is in use").
-func statusLine(s State) string {
+// 127.0.0.1:8764", "Starting on 127.0.0.1:8764…", "Stopping…", "Stopped",
+// or the problem that keeps the proxy from running ("Port 8764 is in use").
+func statusLine(s view.Snapshot) string {
 	switch {
-	case s.Running:
+	case s.Phase == view.Running:
 		return "Running on " + s.Addr
+	case s.Phase == view.Starting:
+		return "Starting on " + s.Addr + "…"
+	case s.Phase == view.Stopping:
+		return "Stopping…"
 	case s.Problem != "":
 		return s.Problem
 	default:
@@ -23,16 +29,23 @@ func statusLine(s State) string {
 
 // problemLine is a second status line shown while the proxy runs but
 // something needs the user ("Keychain locked"); "" when there is none.
-func problemLine(s State) string {
-	if s.Running && s.Problem != "" {
+func problemLine(s view.Snapshot) string {
+	if s.Running() && s.Problem != "" {
 		return "⚠ " + s.Problem
 	}
 	return ""
 }
 
+// stopToggles reports whether the Start/Stop item stops: while the proxy
+// runs or starts (a Stop abandons a start under way). While it stops, the
+// item starts it again.
+func stopToggles(s view.Snapshot) bool {
+	return s.Phase == view.Running || s.Phase == view.Starting
+}
+
 // toggleLabel names the action the Start/Stop item performs.
-func toggleLabel(s State) string {
-	if s.Running {
+func toggleLabel(s view.Snapshot) string {
+	if stopToggles(s) {
 		return "Stop proxy"
 	}
 	return "Start proxy"
@@ -40,8 +53,8 @@ func toggleLabel(s State) string {
 
 // upstreamLabel is an upstream's entry in the Upstreams submenu:
 // "anthropic: ok" or "anthropic: rate limited, retrying".
-func upstreamLabel(u UpstreamState) string {
-	l := u.Name + ": " + u.Health.String()
+func upstreamLabel(u view.Upstream) string {
+	l := u.Name + ": " + healthWords(u.Health)
 	if u.Circuit == "open" || u.Circuit == "half-open" {
 		l += ", circuit " + u.Circuit
 		if len(u.Fallbacks) > 0 {
@@ -53,7 +66,7 @@ func upstreamLabel(u UpstreamState) string {
 
 // upstreamCounters is the disabled detail line under an upstream:
 // "12 requests, 1 retry, 2 in flight".
-func upstreamCounters(u UpstreamState) string {
+func upstreamCounters(u view.Upstream) string {
 	parts := []string{plural(int(u.Requests), "request", "requests"), plural(int(u.Retries), "retry", "retries")}
 	if u.InFlight > 0 {
 		parts = append(parts, fmt.Sprintf("%d in flight", u.InFlight))
@@ -65,19 +78,19 @@ func upstreamCounters(u UpstreamState) string {
 }
 
 // cookiesLabel is the disabled cookie count line under an upstream.
-func cookiesLabel(u UpstreamState) string {
+func cookiesLabel(u view.Upstream) string {
 	return plural(u.Cookies, "cookie", "cookies") + " kept"
 }
 
 // upstreamsTitle is the Upstreams submenu's own label; it names trouble so
 // the user sees it without opening the submenu.
-func upstreamsTitle(s State) string {
+func upstreamsTitle(s view.Snapshot) string {
 	var retrying, failing int
 	for _, u := range s.Upstreams {
 		switch u.Health {
-		case HealthRetrying:
+		case health.Retrying:
 			retrying++
-		case HealthFailing:
+		case health.Failing:
 			failing++
 		}
 	}
@@ -98,7 +111,7 @@ func upstreamsTitle(s State) string {
 // "anthropic: missing", or a pool key's state ("anthropic-2: cooling until
 // 14:03:10", "anthropic-3: refused: 401"). It never holds any part of the
 // secret.
-func keyLabel(k KeyState) string {
+func keyLabel(k view.Key) string {
 	switch {
 	case !k.Set:
 		return k.Name + ": missing"
@@ -109,7 +122,7 @@ func keyLabel(k KeyState) string {
 }
 
 // keyUsedBy is the disabled line under a key naming the upstreams that send it.
-func keyUsedBy(k KeyState) string {
+func keyUsedBy(k view.Key) string {
 	if len(k.UsedBy) == 0 {
 		return "Not used by any upstream"
 	}
@@ -117,7 +130,7 @@ func keyUsedBy(k KeyState) string {
 }
 
 // keysTitle is the API keys submenu's label; it counts missing keys.
-func keysTitle(s State) string {
+func keysTitle(s view.Snapshot) string {
 	missing := 0
 	for _, k := range s.Keys {
 		if !k.Set {
@@ -134,7 +147,7 @@ func keysTitle(s State) string {
 const maxTooltip = 120
 
 // tooltip is the one-line live summary shown when hovering the icon.
-func tooltip(s State) string {
+func tooltip(s view.Snapshot) string {
 	var b strings.Builder
 	b.WriteString("clearway")
 	if s.Version != "" {
@@ -142,9 +155,13 @@ func tooltip(s State) string {
 	}
 	b.WriteString(": ")
 	switch {
-	case !s.Running && s.Problem != "":
+	case s.Phase == view.Starting:
+		b.WriteString("starting")
+	case s.Phase == view.Stopping:
+		b.WriteString("stopping")
+	case !s.Running() && s.Problem != "":
 		b.WriteString(s.Problem)
-	case !s.Running:
+	case !s.Running():
 		b.WriteString("stopped")
 	default:
 		b.WriteString("running on " + s.Addr)
@@ -152,8 +169,8 @@ func tooltip(s State) string {
 		inFlight := 0
 		for _, u := range s.Upstreams {
 			inFlight += u.InFlight
-			if u.Health == HealthRetrying || u.Health == HealthFailing {
-				trouble = append(trouble, u.Name+" "+u.Health.String())
+			if u.Health == health.Retrying || u.Health == health.Failing {
+				trouble = append(trouble, u.Name+" "+healthWords(u.Health))
 			}
 		}
 		if s.Problem != "" {
@@ -172,9 +189,12 @@ func tooltip(s State) string {
 // error (not serving because of a problem, or an upstream failing), warning
 // (retrying, or a problem while serving), busy (requests in flight),
 // running, stopped.
-func iconState(s State) assets.State {
-	if !s.Running {
-		if s.Problem != "" {
+func iconState(s view.Snapshot) assets.State {
+	if s.Phase == view.Starting {
+		return assets.Busy
+	}
+	if !s.Running() {
+		if s.Problem != "" && s.Phase != view.Stopping {
 			return assets.Error
 		}
 		return assets.Stopped
@@ -182,9 +202,9 @@ func iconState(s State) assets.State {
 	var retrying, failing, inFlight bool
 	for _, u := range s.Upstreams {
 		switch u.Health {
-		case HealthFailing:
+		case health.Failing:
 			failing = true
-		case HealthRetrying:
+		case health.Retrying:
 			retrying = true
 		}
 		if u.InFlight > 0 {

@@ -4,23 +4,25 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clearway/clearway/app/view"
 	"github.com/clearway/clearway/assets"
+	"github.com/clearway/clearway/proxy/health"
 )
 
-func running(ups ...UpstreamState) State {
-	return State{Version: "1.0.0", Running: true, Addr: "127.0.0.1:8764", BaseURL: "http://127.0.0.1:8764", Upstreams: ups}
+func running(ups ...view.Upstream) view.Snapshot {
+	return view.Snapshot{Version: "1.0.0", Phase: view.Running, Addr: "127.0.0.1:8764", BaseURL: "http://127.0.0.1:8764", Upstreams: ups}
 }
 
 func TestStatusLine(t *testing.T) {
 	tests := []struct {
 		name        string
-		s           State
+		s           view.Snapshot
 		status, pbl string
 	}{
 		{"running", running(), "Running on 127.0.0.1:8764", ""},
-		{"stopped", State{}, "Stopped", ""},
-		{"port in use", State{Problem: "Port 8764 is in use"}, "Port 8764 is in use", ""},
-		{"running with problem", State{Running: true, Addr: "127.0.0.1:9", Problem: "Keychain locked"}, "Running on 127.0.0.1:9", "⚠ Keychain locked"},
+		{"stopped", view.Snapshot{}, "Stopped", ""},
+		{"port in use", view.Snapshot{Problem: "Port 8764 is in use"}, "Port 8764 is in use", ""},
+		{"running with problem", view.Snapshot{Phase: view.Running, Addr: "127.0.0.1:9", Problem: "Keychain locked"}, "Running on 127.0.0.1:9", "⚠ Keychain locked"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,20 +40,20 @@ func TestToggleLabelStartsWithStopOrStart(t *testing.T) {
 	if got := toggleLabel(running()); got != "Stop proxy" {
 		t.Errorf("running: %q, want Stop proxy", got)
 	}
-	if got := toggleLabel(State{}); got != "Start proxy" {
+	if got := toggleLabel(view.Snapshot{}); got != "Start proxy" {
 		t.Errorf("stopped: %q, want Start proxy", got)
 	}
 }
 
 func TestUpstreamLabels(t *testing.T) {
 	tests := []struct {
-		u               UpstreamState
+		u               view.Upstream
 		label, counters string
 	}{
-		{UpstreamState{Name: "anthropic"}, "anthropic: idle", "0 requests, 0 retries"},
-		{UpstreamState{Name: "anthropic", Health: HealthOK, Requests: 1, Retries: 1, LastStatus: 200}, "anthropic: ok", "1 request, 1 retry, last 200"},
-		{UpstreamState{Name: "openai", Health: HealthRetrying, Requests: 12, Retries: 30, InFlight: 2, LastStatus: 429}, "openai: rate limited, retrying", "12 requests, 30 retries, 2 in flight, last 429"},
-		{UpstreamState{Name: "x", Health: HealthFailing}, "x: failing", "0 requests, 0 retries"},
+		{view.Upstream{Name: "anthropic"}, "anthropic: idle", "0 requests, 0 retries"},
+		{view.Upstream{Name: "anthropic", Health: health.OK, Requests: 1, Retries: 1, LastStatus: 200}, "anthropic: ok", "1 request, 1 retry, last 200"},
+		{view.Upstream{Name: "openai", Health: health.Retrying, Requests: 12, Retries: 30, InFlight: 2, LastStatus: 429}, "openai: rate limited, retrying", "12 requests, 30 retries, 2 in flight, last 429"},
+		{view.Upstream{Name: "x", Health: health.Failing}, "x: failing", "0 requests, 0 retries"},
 	}
 	for _, tt := range tests {
 		if got := upstreamLabel(tt.u); got != tt.label {
@@ -61,33 +63,33 @@ func TestUpstreamLabels(t *testing.T) {
 			t.Errorf("upstreamCounters(%+v) = %q, want %q", tt.u, got, tt.counters)
 		}
 	}
-	if got := cookiesLabel(UpstreamState{Cookies: 1}); got != "1 cookie kept" {
+	if got := cookiesLabel(view.Upstream{Cookies: 1}); got != "1 cookie kept" {
 		t.Errorf("cookiesLabel(1) = %q", got)
 	}
 }
 
 func TestSubmenuTitles(t *testing.T) {
-	s := running(UpstreamState{Health: HealthRetrying}, UpstreamState{Health: HealthFailing}, UpstreamState{Health: HealthOK})
+	s := running(view.Upstream{Health: health.Retrying}, view.Upstream{Health: health.Failing}, view.Upstream{Health: health.OK})
 	if got, want := upstreamsTitle(s), "Upstreams (1 failing, 1 retrying)"; got != want {
 		t.Errorf("upstreamsTitle = %q, want %q", got, want)
 	}
-	if got := upstreamsTitle(running(UpstreamState{Health: HealthOK})); got != "Upstreams" {
+	if got := upstreamsTitle(running(view.Upstream{Health: health.OK})); got != "Upstreams" {
 		t.Errorf("healthy upstreamsTitle = %q", got)
 	}
-	s.Keys = []KeyState{{Name: "a", Set: true}, {Name: "b"}, {Name: "c"}}
+	s.Keys = []view.Key{{Name: "a", Set: true}, {Name: "b"}, {Name: "c"}}
 	if got, want := keysTitle(s), "API keys (2 missing)"; got != want {
 		t.Errorf("keysTitle = %q, want %q", got, want)
 	}
-	if got := keyLabel(KeyState{Name: "openai"}); got != "openai: missing" {
+	if got := keyLabel(view.Key{Name: "openai"}); got != "openai: missing" {
 		t.Errorf("keyLabel = %q", got)
 	}
-	if got := keyLabel(KeyState{Name: "anthropic-2", Set: true, Pool: "refused: 401"}); got != "anthropic-2: refused: 401" {
+	if got := keyLabel(view.Key{Name: "anthropic-2", Set: true, Pool: "refused: 401"}); got != "anthropic-2: refused: 401" {
 		t.Errorf("pool keyLabel = %q", got)
 	}
-	if got := upstreamLabel(UpstreamState{Name: "supermemory", Health: HealthFailing, Circuit: "open", Fallbacks: []string{"anthropic"}}); got != "supermemory: failing, circuit open (using anthropic)" {
+	if got := upstreamLabel(view.Upstream{Name: "supermemory", Health: health.Failing, Circuit: "open", Fallbacks: []string{"anthropic"}}); got != "supermemory: failing, circuit open (using anthropic)" {
 		t.Errorf("open-circuit upstreamLabel = %q", got)
 	}
-	if got := keyUsedBy(KeyState{UsedBy: []string{"anthropic", "supermemory"}}); got != "Used by anthropic, supermemory" {
+	if got := keyUsedBy(view.Key{UsedBy: []string{"anthropic", "supermemory"}}); got != "Used by anthropic, supermemory" {
 		t.Errorf("keyUsedBy = %q", got)
 	}
 }
@@ -95,18 +97,18 @@ func TestSubmenuTitles(t *testing.T) {
 func TestTooltip(t *testing.T) {
 	tests := []struct {
 		name string
-		s    State
+		s    view.Snapshot
 		want string
 	}{
-		{"stopped", State{Version: "1.0.0"}, "clearway 1.0.0: stopped"},
-		{"no version", State{}, "clearway: stopped"},
-		{"problem", State{Problem: "Port 8764 is in use"}, "clearway: Port 8764 is in use"},
-		{"running", running(UpstreamState{Name: "a", Health: HealthOK}), "clearway 1.0.0: running on 127.0.0.1:8764"},
-		{"busy", running(UpstreamState{Name: "a", InFlight: 2}, UpstreamState{Name: "b", InFlight: 1}), "clearway 1.0.0: running on 127.0.0.1:8764; 3 in flight"},
-		{"retrying", running(UpstreamState{Name: "anthropic", Health: HealthRetrying, InFlight: 1}),
+		{"stopped", view.Snapshot{Version: "1.0.0"}, "clearway 1.0.0: stopped"},
+		{"no version", view.Snapshot{}, "clearway: stopped"},
+		{"problem", view.Snapshot{Problem: "Port 8764 is in use"}, "clearway: Port 8764 is in use"},
+		{"running", running(view.Upstream{Name: "a", Health: health.OK}), "clearway 1.0.0: running on 127.0.0.1:8764"},
+		{"busy", running(view.Upstream{Name: "a", InFlight: 2}, view.Upstream{Name: "b", InFlight: 1}), "clearway 1.0.0: running on 127.0.0.1:8764; 3 in flight"},
+		{"retrying", running(view.Upstream{Name: "anthropic", Health: health.Retrying, InFlight: 1}),
 			"clearway 1.0.0: running on 127.0.0.1:8764; anthropic rate limited, retrying"},
-		{"problem while running", func() State {
-			s := running(UpstreamState{Name: "b", Health: HealthFailing})
+		{"problem while running", func() view.Snapshot {
+			s := running(view.Upstream{Name: "b", Health: health.Failing})
 			s.Problem = "Keychain locked"
 			return s
 		}(),
@@ -122,9 +124,9 @@ func TestTooltip(t *testing.T) {
 }
 
 func TestTooltipIsOneShortLine(t *testing.T) {
-	var ups []UpstreamState
+	var ups []view.Upstream
 	for i := 0; i < 40; i++ {
-		ups = append(ups, UpstreamState{Name: strings.Repeat("u", 10), Health: HealthRetrying})
+		ups = append(ups, view.Upstream{Name: strings.Repeat("u", 10), Health: health.Retrying})
 	}
 	got := tooltip(running(ups...))
 	if n := len([]rune(got)); n > maxTooltip {
@@ -136,26 +138,71 @@ func TestTooltipIsOneShortLine(t *testing.T) {
 }
 
 func TestIconState(t *testing.T) {
-	withProblem := running(UpstreamState{Health: HealthOK})
+	withProblem := running(view.Upstream{Health: health.OK})
 	withProblem.Problem = "Keychain locked"
 	tests := []struct {
 		name string
-		s    State
+		s    view.Snapshot
 		want assets.State
 	}{
-		{"stopped", State{}, assets.Stopped},
-		{"cannot start", State{Problem: "Port 8764 is in use"}, assets.Error},
-		{"running idle", running(UpstreamState{}), assets.Running},
+		{"stopped", view.Snapshot{}, assets.Stopped},
+		{"cannot start", view.Snapshot{Problem: "Port 8764 is in use"}, assets.Error},
+		{"running idle", running(view.Upstream{}), assets.Running},
 		{"running no upstreams", running(), assets.Running},
-		{"busy", running(UpstreamState{Health: HealthOK, InFlight: 1}), assets.Busy},
-		{"retrying beats busy", running(UpstreamState{Health: HealthRetrying, InFlight: 3}), assets.Warning},
+		{"busy", running(view.Upstream{Health: health.OK, InFlight: 1}), assets.Busy},
+		{"retrying beats busy", running(view.Upstream{Health: health.Retrying, InFlight: 3}), assets.Warning},
 		{"problem while running", withProblem, assets.Warning},
-		{"failing beats retrying", running(UpstreamState{Health: HealthRetrying}, UpstreamState{Health: HealthFailing}), assets.Error},
+		{"failing beats retrying", running(view.Upstream{Health: health.Retrying}, view.Upstream{Health: health.Failing}), assets.Error},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := iconState(tt.s); got != tt.want {
 				t.Errorf("iconState = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestPhasesInTheMenu: while the proxy starts, the status says so and the
+// toggle stops it (a Stop abandons the start); while it stops, the toggle
+// starts it again.
+func TestPhasesInTheMenu(t *testing.T) {
+	tests := []struct {
+		phase          view.Phase
+		status, toggle string
+		act            action
+		icon           assets.State
+	}{
+		{view.Stopped, "Stopped", "Start proxy", actStart, assets.Stopped},
+		{view.Starting, "Starting on 127.0.0.1:8764…", "Stop proxy", actStop, assets.Busy},
+		{view.Running, "Running on 127.0.0.1:8764", "Stop proxy", actStop, assets.Running},
+		{view.Stopping, "Stopping…", "Start proxy", actStart, assets.Stopped},
+		{view.Failed, "Port 8764 is in use", "Start proxy", actStart, assets.Error},
+	}
+	for _, tt := range tests {
+		t.Run(tt.phase.String(), func(t *testing.T) {
+			s := view.Snapshot{Phase: tt.phase, Addr: "127.0.0.1:8764"}
+			if tt.phase == view.Failed {
+				s.Problem = "Port 8764 is in use"
+			}
+			if got := statusLine(s); got != tt.status {
+				t.Errorf("statusLine = %q, want %q", got, tt.status)
+			}
+			if got := toggleLabel(s); got != tt.toggle {
+				t.Errorf("toggleLabel = %q, want %q", got, tt.toggle)
+			}
+			m := buildModel(s)
+			var toggle *entry
+			for i := range m {
+				if m[i].Label == tt.toggle {
+					toggle = &m[i]
+				}
+			}
+			if toggle == nil || toggle.Action != tt.act {
+				t.Errorf("toggle entry %+v, want action %v", toggle, tt.act)
+			}
+			if got := iconState(s); got != tt.icon {
+				t.Errorf("iconState = %v, want %v", got, tt.icon)
 			}
 		})
 	}

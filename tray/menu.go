@@ -16,16 +16,17 @@ import (
 
 	"fyne.io/systray"
 
+	"github.com/clearway/clearway/app/view"
 	"github.com/clearway/clearway/assets"
 	"github.com/clearway/clearway/proxy/events"
 )
 
 // menu is the tray's menu and icon. apply, rebuild and update run on the
 // watch goroutine only; click handlers run on their own goroutines and talk
-// to the core, never to the menu items.
+// to the app, never to the menu items.
 type menu struct {
 	ctx  context.Context // the tray's lifetime
-	core Core
+	app  App
 	opts Options
 
 	notes        *notifier
@@ -51,14 +52,14 @@ type node struct {
 	children []node
 }
 
-func newMenu(ctx context.Context, core Core, opts Options) *menu {
-	m := &menu{ctx: ctx, core: core, opts: opts, kick: make(chan struct{}, 1)}
-	m.notes = &notifier{core: core, send: newSystemSender(opts.Logger), now: time.Now, log: opts.Logger}
-	m.events, m.cancelEvents = core.Events(eventBuffer)
+func newMenu(ctx context.Context, app App, opts Options) *menu {
+	m := &menu{ctx: ctx, app: app, opts: opts, kick: make(chan struct{}, 1)}
+	m.notes = &notifier{app: app, send: newSystemSender(opts.Logger), now: time.Now, log: opts.Logger}
+	m.events, m.cancelEvents = app.Events(eventBuffer)
 	return m
 }
 
-// refresh asks for the menu to be brought up to date with the core.
+// refresh asks for the menu to be brought up to date with the app.
 func (m *menu) refresh() {
 	select {
 	case m.kick <- struct{}{}:
@@ -68,7 +69,7 @@ func (m *menu) refresh() {
 
 // apply shows s: icon, tooltip, and the menu, updated in place when only
 // labels or states changed and rebuilt otherwise.
-func (m *menu) apply(s State) {
+func (m *menu) apply(s view.Snapshot) {
 	if ic := iconState(s); !m.iconSet || ic != m.icon {
 		setIcon(ic)
 		m.icon, m.iconSet = ic, true
@@ -186,22 +187,22 @@ func (m *menu) onClick(ctx context.Context, item *systray.MenuItem, a action, ar
 // do performs one clicked action and tells the user how it went.
 func (m *menu) do(a action, arg string) {
 	defer m.refresh()
-	s := m.core.State()
+	s, _ := m.app.Snapshot()
 	switch a {
 	case actStart, actStop:
 		m.toggleMu.Lock()
 		defer m.toggleMu.Unlock()
 		if a == actStart {
-			m.check("Could not start the proxy", m.core.Start())
+			m.check("Could not start the proxy", m.app.Start())
 		} else {
-			m.check("Could not stop the proxy", m.core.Stop())
+			m.check("Could not stop the proxy", m.app.Stop())
 		}
 	case actCopyBaseURL:
 		if m.copy(s.BaseURL) {
 			m.feedback("Copied base URL", s.BaseURL)
 		}
 	case actCopyClaude, actCopyOpenAI:
-		token, err := m.core.ClientToken()
+		token, err := m.app.ClientToken()
 		if !m.check("Could not read the client token", err) {
 			return
 		}
@@ -214,19 +215,19 @@ func (m *menu) do(a action, arg string) {
 				"Paste it into the shell that starts your client: it points the client at clearway with the local client token.")
 		}
 	case actClearCookies:
-		if m.check("Could not clear the cookies of "+arg, m.core.ClearCookies(arg)) {
+		if m.check("Could not clear the cookies of "+arg, m.app.ClearCookies(arg)) {
 			m.feedback("Cleared the cookies of "+arg, "The next request starts a new session.")
 		}
 	case actSetKey:
 		m.setKey(arg)
 	case actRemoveKey:
-		if m.check("Could not remove API key "+arg, m.core.DeleteKey(arg)) {
+		if m.check("Could not remove API key "+arg, m.app.DeleteKey(arg)) {
 			m.feedback("Removed API key "+arg, "It is no longer in the keychain.")
 		}
 	case actNotifications:
-		m.check("Could not change notifications", m.core.SetPreference(PrefNotifications, !s.Notifications))
+		m.check("Could not change notifications", m.app.SetPreference(view.Notifications, !s.Notifications))
 	case actStartAtLogin:
-		m.check("Could not change start at login", m.core.SetPreference(PrefStartAtLogin, !s.StartAtLogin))
+		m.check("Could not change start at login", m.app.SetPreference(view.StartAtLogin, !s.StartAtLogin))
 	case actOpenConfig:
 		m.openConfig(s.ConfigPath)
 	case actOpenLogs:
@@ -246,7 +247,7 @@ func (m *menu) setKey(name string) {
 	if !m.check("Could not read the clipboard", err) {
 		return
 	}
-	token, err := m.core.ClientToken()
+	token, err := m.app.ClientToken()
 	if err != nil {
 		token = "" // the check against the token is a convenience, not a must
 	}
@@ -254,7 +255,7 @@ func (m *menu) setKey(name string) {
 	if !m.check("API key "+name+" not set", err) {
 		return
 	}
-	if m.check("Could not set API key "+name, m.core.SetKey(name, secret)) {
+	if m.check("Could not set API key "+name, m.app.SetKey(name, secret)) {
 		m.feedback("API key "+name+" set ("+maskSecret(secret)+")", "It is in the system keychain and in use now.")
 	}
 }

@@ -1,5 +1,7 @@
 package tray
 
+import "github.com/clearway/clearway/app/view"
+
 // action is what clicking a menu entry does. The zero value, actNone, marks
 // an entry that only shows information.
 type action int
@@ -46,13 +48,13 @@ func button(label string, a action, arg string) entry {
 // buildModel lays out the whole menu for s. The order is fixed:
 // status, Start/Stop, the copy actions, the Upstreams and API keys
 // submenus, the two preferences, the two "Open" actions and Quit.
-func buildModel(s State) []entry {
+func buildModel(s view.Snapshot) []entry {
 	m := []entry{info(statusLine(s))}
 	if p := problemLine(s); p != "" {
 		m = append(m, info(p))
 	}
 	toggle := actStart
-	if s.Running {
+	if stopToggles(s) {
 		toggle = actStop
 	}
 	m = append(m,
@@ -82,7 +84,7 @@ func enabledIf(e entry, ok bool) entry {
 	return e
 }
 
-func upstreamsMenu(s State) entry {
+func upstreamsMenu(s view.Snapshot) entry {
 	sub := entry{Label: upstreamsTitle(s)}
 	if len(s.Upstreams) == 0 {
 		sub.Children = []entry{info("No upstreams configured")}
@@ -102,7 +104,7 @@ func upstreamsMenu(s State) entry {
 	return sub
 }
 
-func keysMenu(s State) entry {
+func keysMenu(s view.Snapshot) entry {
 	sub := entry{Label: keysTitle(s)}
 	if len(s.Keys) == 0 {
 		sub.Children = []entry{info("No keys configured")}

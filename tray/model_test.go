@@ -3,6 +3,9 @@ package tray
 import (
 	"strings"
 	"testing"
+
+	"github.com/clearway/clearway/app/view"
+	"github.com/clearway/clearway/proxy/health"
 )
 
 // labels flattens a model into "label" lines, children indented, separators "--".
@@ -28,9 +31,9 @@ func labels(es []entry, indent string) []string {
 	return out
 }
 
-func fullState() State {
-	s := running(UpstreamState{Name: "anthropic", URL: "https://api.anthropic.com", Health: HealthRetrying, Requests: 5, Retries: 2, Cookies: 2})
-	s.Keys = []KeyState{{Name: "anthropic", Set: true, UsedBy: []string{"anthropic"}}, {Name: "openai"}}
+func fullState() view.Snapshot {
+	s := running(view.Upstream{Name: "anthropic", URL: "https://api.anthropic.com", Health: health.Retrying, Requests: 5, Retries: 2, Cookies: 2})
+	s.Keys = []view.Key{{Name: "anthropic", Set: true, UsedBy: []string{"anthropic"}}, {Name: "openai"}}
 	s.Notifications = true
 	s.ConfigPath = "/home/u/.config/clearway/config.yaml"
 	s.LogDir = "/home/u/.local/state/clearway"
@@ -78,7 +81,7 @@ func TestBuildModel(t *testing.T) {
 }
 
 func TestBuildModelStoppedAndEmpty(t *testing.T) {
-	got := labels(buildModel(State{Problem: "Port 8764 is in use"}), "")
+	got := labels(buildModel(view.Snapshot{Problem: "Port 8764 is in use"}), "")
 	for _, want := range []string{"(Port 8764 is in use)", "Start proxy", "(Copy base URL)", "  (No upstreams configured)", "  (No keys configured)", "(Open config file)"} {
 		if !contains(got, want) {
 			t.Errorf("menu lacks %q:\n%s", want, strings.Join(got, "\n"))
@@ -118,19 +121,19 @@ func TestSameShape(t *testing.T) {
 	base := fullState()
 	counters := fullState()
 	counters.Upstreams[0].Requests = 99
-	counters.Upstreams[0].Health = HealthOK
+	counters.Upstreams[0].Health = health.OK
 	counters.Notifications = false
 	counters.StartAtLogin = true
 	stopped := fullState()
-	stopped.Running = false
+	stopped.Phase = view.Stopped
 	moreKeys := fullState()
-	moreKeys.Keys = append(moreKeys.Keys, KeyState{Name: "x"})
+	moreKeys.Keys = append(moreKeys.Keys, view.Key{Name: "x"})
 	problem := fullState()
 	problem.Problem = "Keychain locked"
 
 	tests := []struct {
 		name string
-		b    State
+		b    view.Snapshot
 		want bool
 	}{
 		{"same", base, true},

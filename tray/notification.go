@@ -29,7 +29,7 @@ type coalesceKey struct {
 	kind     events.Kind
 }
 
-// Coalescer turns the core's event stream into few notifications: at most
+// Coalescer turns the proxy's event stream into few notifications: at most
 // one per (upstream, kind) per window, so a burst of rate-limited requests
 // gives one "retrying" notice, not one per request or per attempt. Events of
 // kinds nobody needs to hear about (listening, cookies saved, ...) give none.

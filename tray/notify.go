@@ -20,9 +20,9 @@ type sender interface {
 // drops events for a full subscriber rather than block the proxy.
 const eventBuffer = 256
 
-// notifier turns core events into desktop notifications.
+// notifier turns the app's events into desktop notifications.
 type notifier struct {
-	core      Core
+	app       App
 	send      sender
 	now       func() time.Time
 	log       *slog.Logger
@@ -32,7 +32,7 @@ type notifier struct {
 	secrets     []string
 }
 
-// Notify shows desktop notifications for the core's events until ctx is
+// Notify shows desktop notifications for the app's events until ctx is
 // done: rate limited and retrying (once per upstream per burst), recovered,
 // gave up, local queue full, upstream unreachable, port in use, keychain
 // problems and missing keys, coalesced per upstream and kind for
@@ -41,13 +41,13 @@ type notifier struct {
 // connection; elsewhere it uses the system's toasts. Run calls it; main may
 // call it on its own when it runs headless with a session bus. A nil logger
 // means slog.Default().
-func Notify(ctx context.Context, core Core, logger *slog.Logger) {
+func Notify(ctx context.Context, app App, logger *slog.Logger) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	n := &notifier{core: core, send: newSystemSender(logger), now: time.Now, log: logger}
+	n := &notifier{app: app, send: newSystemSender(logger), now: time.Now, log: logger}
 	defer n.send.Close()
-	ch, cancel := core.Events(eventBuffer)
+	ch, cancel := app.Events(eventBuffer)
 	defer cancel()
 	n.run(ctx, ch)
 }
@@ -69,7 +69,7 @@ func (n *notifier) run(ctx context.Context, ch <-chan events.Event) {
 
 // handle decides about one event and sends what the coalescer lets through.
 func (n *notifier) handle(e events.Event) {
-	if !n.core.State().Notifications {
+	if s, _ := n.app.Snapshot(); !s.Notifications {
 		return
 	}
 	note, ok := n.coalescer.Decide(e, n.now())
@@ -83,8 +83,8 @@ func (n *notifier) handle(e events.Event) {
 func (n *notifier) deliver(note Notification) {
 	n.secretsOnce.Do(func() {
 		// The client token is the one secret the tray knows; keys never
-		// leave the core.
-		if tok, err := n.core.ClientToken(); err == nil && tok != "" {
+		// leave the app.
+		if tok, err := n.app.ClientToken(); err == nil && tok != "" {
 			n.secrets = []string{tok}
 		}
 	})

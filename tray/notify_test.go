@@ -11,10 +11,10 @@ import (
 // TestNotifierHonoursTheSwitch runs the notifier loop with an injected clock
 // and checks that switching notifications off silences proxy events.
 func TestNotifierHonoursTheSwitch(t *testing.T) {
-	core := &stateCore{token: "cw_token_0123456789"}
+	app := &stateApp{token: "cw_token_0123456789"}
 	rec := &recordingSender{}
 	now := t0
-	n := &notifier{core: core, send: rec, now: func() time.Time { return now }}
+	n := &notifier{app: app, send: rec, now: func() time.Time { return now }}
 	ch := make(chan events.Event) // unbuffered: a send returns once the loop took it
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -27,10 +27,10 @@ func TestNotifierHonoursTheSwitch(t *testing.T) {
 		// it has finished with e.
 		ch <- events.Event{Kind: events.CookiesSaved}
 	}
-	publishAndDrain(retrying("a", 1)) // notifications are off (zero State)
-	core.mu.Lock()
-	core.s.Notifications = true
-	core.mu.Unlock()
+	publishAndDrain(retrying("a", 1)) // notifications are off (zero view.Snapshot)
+	app.mu.Lock()
+	app.s.Notifications = true
+	app.mu.Unlock()
 	publishAndDrain(retrying("b", 1))
 	close(ch)
 	<-done

@@ -26,7 +26,7 @@ func TestRedact(t *testing.T) {
 // every text field and checks that no notification text keeps them.
 func TestMessagesNeverCarrySecrets(t *testing.T) {
 	secrets := []string{"sk-ant-api03-SECRETSECRET99", "cw_localtoken_ABCDEF0123456789abcdef0123"}
-	n := &notifier{core: &stateCore{token: secrets[1]}, send: &recordingSender{}}
+	n := &notifier{app: &stateApp{token: secrets[1]}, send: &recordingSender{}}
 	for kind := 0; kind < 20; kind++ {
 		for _, sec := range secrets {
 			e := eventWith(kind, sec)

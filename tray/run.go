@@ -19,7 +19,7 @@ import (
 // Options tunes Run. The zero value is ready to use.
 type Options struct {
 	// OnQuit is called when the user clicks Quit, before Run returns. It
-	// should return quickly; stop the core after Run returns.
+	// should return quickly; stop the proxy after Run returns.
 	OnQuit func()
 	// Logger receives the tray's log lines; nil means slog.Default().
 	Logger *slog.Logger
@@ -42,16 +42,16 @@ var ranOnce atomic.Bool
 // ErrAlreadyRan is returned by Run when called a second time in one process.
 var ErrAlreadyRan = errors.New("tray: Run was already called in this process; systray runs once per process")
 
-// Run shows clearway's tray icon and menu for core and blocks until ctx is
+// Run shows clearway's tray icon and menu for app and blocks until ctx is
 // cancelled, the user clicks Quit (after opts.OnQuit), or the process gets
-// SIGINT or SIGTERM. It also shows desktop notifications for the core's
+// SIGINT or SIGTERM. It also shows desktop notifications for the app's
 // events (see Notify). It does not start or stop the proxy itself: main
-// starts the core before and stops it after.
+// starts the proxy before and stops it after.
 //
 // Call Available first: without a session bus, systray would block forever.
 // On macOS Run must be called from the main goroutine. Run may be called
 // once per process; a second call returns ErrAlreadyRan.
-func Run(ctx context.Context, core Core, opts Options) error {
+func Run(ctx context.Context, app App, opts Options) error {
 	if !ranOnce.CompareAndSwap(false, true) {
 		return ErrAlreadyRan
 	}
@@ -67,7 +67,7 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	m := newMenu(ctx, core, opts)
+	m := newMenu(ctx, app, opts)
 	var wg sync.WaitGroup
 	defer func() {
 		cancel()
@@ -108,22 +108,24 @@ func Run(ctx context.Context, core Core, opts Options) error {
 	return nil
 }
 
-// minApplyInterval spaces out menu updates: under load the core reports a
-// change with every request, and the panel need not redraw that often.
+// minApplyInterval spaces out menu updates: under load the app may have a
+// new snapshot with every request, and the panel need not redraw that often.
 const minApplyInterval = 250 * time.Millisecond
 
-// watch applies the core's state to the tray now and whenever it changes,
-// until the tray's context ends.
+// watch applies the app's snapshot to the tray now and whenever a newer one
+// exists, until the tray's context ends.
 func (m *menu) watch() {
-	m.apply(m.core.State())
+	s, next := m.app.Snapshot()
+	m.apply(s)
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
-		case <-m.core.Changed():
+		case <-next:
 		case <-m.kick:
 		}
-		m.apply(m.core.State())
+		s, next = m.app.Snapshot()
+		m.apply(s)
 		t := time.NewTimer(minApplyInterval)
 		select {
 		case <-m.ctx.Done():

@@ -26,4 +26,4 @@ var errNoCgo = errors.New("this clearway was built without cgo, which the macOS 
 func Available() error { return errNoCgo }
 
 // Run returns an error at once: this build has no tray.
-func Run(ctx context.Context, core Core, opts Options) error { return errNoCgo }
+func Run(ctx context.Context, app App, opts Options) error { return errNoCgo }
