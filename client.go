@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/clearway/clearway/app"
 	"github.com/clearway/clearway/proxy/api"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/instance"
@@ -23,7 +24,7 @@ var errNotRunning = errors.New("clearway is not running (start it with `clearway
 // the client of its admin API (package api: the one place the CLI's side of
 // that API lives). It returns errNotRunning when there is none.
 func runningInstance(_ *config.Config) (*api.Client, error) {
-	info, err := instance.Read(dataDir())
+	info, err := instance.Read(app.DefaultPaths().Data)
 	if errors.Is(err, instance.ErrNotRunning) {
 		return nil, errNotRunning
 	}
@@ -40,7 +41,7 @@ func runningInstance(_ *config.Config) (*api.Client, error) {
 	// The running instance's own config decides, not the one this command
 	// loaded (it may have been started with --config).
 	if info.ClientToken {
-		tok, _, err := keychain.ClientToken(openKeychain(nil))
+		tok, _, err := keychain.ClientToken(app.OpenKeychain(nil))
 		if err != nil {
 			return nil, fmt.Errorf("client token: %w", err)
 		}

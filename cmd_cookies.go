@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/clearway/clearway/app"
 	"github.com/clearway/clearway/internal/atomicfile"
 	"github.com/clearway/clearway/proxy"
 	"github.com/clearway/clearway/proxy/api"
@@ -185,12 +186,12 @@ func cmdCookies(args []string, stdout io.Writer) error {
 // offline runs fn on the cookie file while holding the instance lock, then
 // saves.
 func offline(cfg *config.Config, fn func(*cookiejar.Store)) error {
-	lock, err := instance.Acquire(dataDir(), instance.Info{PID: os.Getpid(), Started: time.Now()})
+	lock, err := instance.Acquire(app.DefaultPaths().Data, instance.Info{PID: os.Getpid(), Started: time.Now()})
 	if err != nil {
 		return err
 	}
 	defer lock.Release()
-	store, err := cookiejar.Open(cookiejar.Options{Path: cookiesPath(), SaveDelay: cfg.SaveDelay})
+	store, err := cookiejar.Open(cookiejar.Options{Path: app.DefaultPaths().Cookies, SaveDelay: cfg.SaveDelay})
 	if err != nil {
 		return err
 	}

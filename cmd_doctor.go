@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/adrg/xdg"
+	"github.com/clearway/clearway/app"
 	"github.com/clearway/clearway/doctor"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/keychain"
@@ -60,16 +61,16 @@ func doctorOptions(cfgPath string) doctor.Options {
 		Config:      cfg,
 		ConfigErr:   err,
 		ConfigPath:  shown,
-		Keys:        keychain.New(keychain.Options{Timeout: keychainTimeout, Logger: quiet}),
+		Keys:        keychain.New(keychain.Options{Timeout: app.KeychainTimeout, Logger: quiet}),
 		TokenFile:   tokenFilePath(),
-		DataDir:     dataDir(),
-		StateDir:    logDir(),
+		DataDir:     app.DefaultPaths().Data,
+		StateDir:    app.DefaultPaths().Logs,
 		ConfigDir:   filepath.Join(xdg.ConfigHome, "clearway"),
-		CookiesPath: cookiesPath(),
-		UsagePath:   filepath.Join(dataDir(), "usage.db"),
+		CookiesPath: app.DefaultPaths().Cookies,
+		UsagePath:   filepath.Join(app.DefaultPaths().Data, "usage.db"),
 	}
 }
 
 // tokenFilePath is where the client token is kept on a machine without a
 // reachable keychain.
-func tokenFilePath() string { return filepath.Join(logDir(), "client_token") }
+func tokenFilePath() string { return filepath.Join(app.DefaultPaths().Logs, "client_token") }

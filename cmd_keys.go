@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/clearway/clearway/app"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/keychain"
 )
@@ -25,7 +26,7 @@ func cmdKeys(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	keys := openKeychain(nil)
+	keys := app.OpenKeychain(nil)
 	switch args[0] {
 	case "set":
 		if len(args) != 2 {
@@ -43,8 +44,8 @@ func cmdKeys(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return fmt.Errorf("keys set %s: %w", name, err)
 		}
 		fmt.Fprintf(stdout, "saved key %q in the %s (%d characters)\n", name, backendName(keys), len(secret))
-		if users := keyUsers(cfg)[name]; len(users) == 0 {
-			fmt.Fprintf(stdout, "note: no upstream in %s uses key %q yet\n", configShown(cfg), name)
+		if users := app.KeyUsers(cfg)[name]; len(users) == 0 {
+			fmt.Fprintf(stdout, "note: no upstream in %s uses key %q yet\n", app.ConfigShown(cfg), name)
 		}
 		tellRunning(cfg, stdout)
 		return nil
@@ -105,19 +106,8 @@ func backendName(k keychain.Store) string {
 	return "keychain"
 }
 
-// keyUsers maps key name -> upstreams that use it.
-func keyUsers(cfg *config.Config) map[string][]string {
-	users := map[string][]string{}
-	for _, up := range cfg.Upstreams {
-		for _, k := range up.KeyNames() {
-			users[k] = append(users[k], up.Name)
-		}
-	}
-	return users
-}
-
 func listKeys(cfg *config.Config, keys keychain.Store, stdout io.Writer) error {
-	users := keyUsers(cfg)
+	users := app.KeyUsers(cfg)
 	names := make([]string, 0, len(users))
 	for n := range users {
 		names = append(names, n)

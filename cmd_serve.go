@@ -9,8 +9,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/clearway/clearway/app"
 	"github.com/clearway/clearway/proxy/config"
-	"github.com/clearway/clearway/proxy/events"
 	"github.com/clearway/clearway/tray"
 )
 
@@ -55,32 +55,21 @@ func loadConfig(path, listen string) (*config.Config, error) {
 // (a desktop session without a tray, such as GNOME without the
 // AppIndicator extension).
 func serveHeadless(ctx context.Context, cfg *config.Config, stderr io.Writer, notify bool) error {
-	log, closeLog, err := newLogger(stderr, cfg.LogLevel, true)
+	log, closeLog, err := app.NewLogger(stderr, cfg.LogLevel, app.DefaultPaths().Logs)
 	if err != nil {
 		return err
 	}
 	defer closeLog()
 	log.Info("starting", "version", shortVersion(), "config", cfg.Source)
-	bus := &events.Bus{}
-	rt, err := openRuntime(cfg, log, bus)
+	a, err := app.Open(appOptions(cfg, log))
 	if err != nil {
 		return err
 	}
-	defer rt.close()
-	srv, err := rt.newServer()
-	if err != nil {
-		return err
-	}
+	defer a.Close()
 	if notify {
 		notifyCtx, stopNotify := context.WithCancel(ctx)
 		defer stopNotify()
-		go tray.Notify(notifyCtx, newAppCore(rt), log)
+		go tray.Notify(notifyCtx, a, log)
 	}
-	saverCtx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))
-	saverDone := make(chan struct{})
-	go func() { rt.store.Run(saverCtx); close(saverDone) }()
-	err = rt.serve(ctx, srv)
-	stopSaver()
-	<-saverDone
-	return err
+	return a.Serve(ctx)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/clearway/clearway/app"
 	"github.com/clearway/clearway/proxy/api"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/keychain"
@@ -20,7 +21,7 @@ func cmdToken(args []string, stdout io.Writer) error {
 			return &exitError{2, fmt.Errorf("token: unknown argument %q (want --rotate or nothing)", a)}
 		}
 	}
-	keys := openKeychain(nil)
+	keys := app.OpenKeychain(nil)
 	if !rotate {
 		tok, _, err := keychain.ClientToken(keys)
 		if err != nil {

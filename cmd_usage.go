@@ -77,7 +77,7 @@ func usageRows(since, by string, from time.Time) (api.Usage, error) {
 }
 
 func readUsageFile(from time.Time, by string) (api.Usage, error) {
-	path := app.UsagePath(dataDir())
+	path := app.UsagePath(app.DefaultPaths().Data)
 	r, err := ledger.OpenReader(path)
 	if errors.Is(err, ledger.ErrNoLedger) {
 		return api.Usage{}, fmt.Errorf("no usage recorded yet (%s does not exist; clearway records every request it forwards)", path)

@@ -69,7 +69,7 @@ var errUsageShown = errors.New("usage shown")
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return cmdApp(stdout, stderr)
+		return cmdApp(stderr)
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {

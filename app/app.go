@@ -185,7 +185,7 @@ func (a *App) Close() error {
 		return nil
 	}
 	a.closed = true
-	_ = a.lc.Stop()
+	_ = a.lc.Close()
 	a.cancel()
 	a.wg.Wait()
 	if a.ledger != nil {

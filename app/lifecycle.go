@@ -33,6 +33,9 @@ type wallClock struct{}
 
 func (wallClock) Now() time.Time { return time.Now() }
 
+// ErrClosed is returned by Start and Restart after Close.
+var ErrClosed = errors.New("the application is shutting down")
+
 // ErrEndedByItself is the reason a server that returned from Run without
 // being asked to (and without an error) is Failed.
 var ErrEndedByItself = errors.New("the proxy stopped by itself")
@@ -61,6 +64,7 @@ type Lifecycle struct {
 	mu      sync.Mutex
 	st      State
 	want    bool               // the last request: serve (Start, Restart) or not (Stop)
+	closed  bool               // Close was called: no more starts
 	cancel  context.CancelFunc // ends the current attempt's build and run; nil when none
 	changed chan struct{}      // closed at the next transition, then replaced
 }
@@ -88,6 +92,10 @@ func (l *Lifecycle) State() (State, <-chan struct{}) {
 // fails (its error), or a later Stop overrides it (nil).
 func (l *Lifecycle) Start() error {
 	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
 	l.want = true
 	switch l.st.Phase {
 	case view.Running:
@@ -104,6 +112,10 @@ func (l *Lifecycle) Start() error {
 // Builder reads), or starts one when none runs, and waits like Start.
 func (l *Lifecycle) Restart() error {
 	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
 	l.want = true
 	switch l.st.Phase {
 	case view.Stopped, view.Failed:
@@ -119,6 +131,20 @@ func (l *Lifecycle) Restart() error {
 // Start took over). A Failed lifecycle becomes Stopped.
 func (l *Lifecycle) Stop() error {
 	l.mu.Lock()
+	return l.stop()
+}
+
+// Close stops like Stop, and every later Start or Restart returns
+// ErrClosed, so a start racing with the application's exit cannot serve
+// after it.
+func (l *Lifecycle) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	return l.stop()
+}
+
+// stop is Stop with l.mu held; it releases it.
+func (l *Lifecycle) stop() error {
 	l.want = false
 	switch l.st.Phase {
 	case view.Stopped:

@@ -473,3 +473,24 @@ func TestConcurrentRequestsSettle(t *testing.T) {
 	}
 	_ = l.Stop()
 }
+
+// TestCloseRefusesLaterStarts: a Start that races with the application's
+// exit cannot serve after Close.
+func TestCloseRefusesLaterStarts(t *testing.T) {
+	l, b, _ := newTestLifecycle(t)
+	if err := l.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Start(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Start after Close = %v, want ErrClosed", err)
+	}
+	if err := l.Restart(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Restart after Close = %v, want ErrClosed", err)
+	}
+	if st, _ := l.State(); st.Phase != view.Stopped || b.open.Load() != 0 {
+		t.Fatalf("after Close: %+v, %d open", st, b.open.Load())
+	}
+}
