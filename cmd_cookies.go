@@ -18,7 +18,6 @@ import (
 	"github.com/clearway/clearway/proxy/api"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/cookiejar"
-	"github.com/clearway/clearway/proxy/instance"
 )
 
 // cmdCookies lists, clears, imports and exports the cookie jars: through the
@@ -186,17 +185,7 @@ func cmdCookies(args []string, stdout io.Writer) error {
 // offline runs fn on the cookie file while holding the instance lock, then
 // saves.
 func offline(cfg *config.Config, fn func(*cookiejar.Store)) error {
-	lock, err := instance.Acquire(app.DefaultPaths().Data, instance.Info{PID: os.Getpid(), Started: time.Now()})
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-	store, err := cookiejar.Open(cookiejar.Options{Path: app.DefaultPaths().Cookies, SaveDelay: cfg.SaveDelay})
-	if err != nil {
-		return err
-	}
-	fn(store)
-	return store.Close()
+	return app.WithCookies(cfg, app.DefaultPaths(), fn)
 }
 
 func printCookies(w io.Writer, entries []proxy.CookieEntry, values, asJSON bool) error {

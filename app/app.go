@@ -238,3 +238,20 @@ func (noAutostart) Set(on bool) error {
 	}
 	return nil
 }
+
+// WithCookies runs fn on the cookie file at paths.Cookies while holding the
+// data folder's lock, then saves: how commands change the jars when no
+// clearway runs. It returns instance.ErrRunning (wrapped) when one does.
+func WithCookies(cfg *config.Config, paths Paths, fn func(*cookiejar.Store)) error {
+	lock, err := instance.Acquire(paths.Data, instance.Info{PID: os.Getpid(), Started: time.Now()})
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	store, err := cookiejar.Open(cookiejar.Options{Path: paths.Cookies, SaveDelay: cfg.SaveDelay})
+	if err != nil {
+		return err
+	}
+	fn(store)
+	return store.Close()
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/clearway/clearway/app/view"
 	"github.com/clearway/clearway/proxy/config"
+	"github.com/clearway/clearway/proxy/cookiejar"
 	"github.com/clearway/clearway/proxy/events"
 	"github.com/clearway/clearway/proxy/instance"
 	"github.com/clearway/clearway/proxy/keychain"
@@ -283,5 +284,19 @@ func TestOpenHoldsTheLockAndCloseSaves(t *testing.T) {
 	_ = lock.Release()
 	if err := a.Close(); err != nil {
 		t.Errorf("a second Close: %v", err)
+	}
+}
+
+func TestWithCookiesHoldsTheLock(t *testing.T) {
+	a := openTestApp(t)
+	ran := false
+	if err := WithCookies(a.cfg, a.paths, func(*cookiejar.Store) { ran = true }); !errors.Is(err, instance.ErrRunning) || ran {
+		t.Fatalf("while the app runs: %v (ran %v), want ErrRunning and fn not run", err, ran)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := WithCookies(a.cfg, a.paths, func(s *cookiejar.Store) { ran = s != nil }); err != nil || !ran {
+		t.Fatalf("offline: %v (ran %v)", err, ran)
 	}
 }
