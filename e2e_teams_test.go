@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -46,6 +47,7 @@ type countingUpstream struct {
 	release     chan struct{} // closed to let held requests answer
 	retryAfter  atomic.Int64  // when > 0, the next request gets 429 with this retry-after (seconds), once
 	rateLimited atomic.Int64  // unix nanos of the 429 sent
+	usage       atomic.Int64  // when > 0, answer JSON reporting this many input tokens
 }
 
 type arrival struct {
@@ -68,6 +70,11 @@ func newCountingUpstream(t *testing.T) *countingUpstream {
 			w.Header().Set("Retry-After", strconv.FormatInt(s, 10))
 			w.WriteHeader(http.StatusTooManyRequests)
 			_, _ = io.WriteString(w, `{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}`)
+			return
+		}
+		if n := u.usage.Load(); n > 0 {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = fmt.Fprintf(w, `{"model":"m","usage":{"input_tokens":%d,"output_tokens":0}}`, n)
 			return
 		}
 		if u.hold.Load() {
@@ -574,4 +581,40 @@ func certPool(t *testing.T, pemBytes []byte) *x509.CertPool {
 		t.Fatal("no certificate in the PEM")
 	}
 	return pool
+}
+
+// TestTeamTokenBudget: tokens_per_minute is one budget charged from the
+// usage answers report: 700 tokens used through instance 1 overdraw a
+// 600-per-minute budget, and instance 2 is told to wait about 10 s.
+func TestTeamTokenBudget(t *testing.T) {
+	rs := redistest.Start(t, redistest.Options{})
+	up := newCountingUpstream(t)
+	up.usage.Store(700)
+	team := startTeam(t, up, teamOptions{size: 2, redisURL: rs.URL(), throttle: "tokens_per_minute: 600, max_queue_wait: 1s"})
+	if code := team[0].get(context.Background(), plainClient); code != 200 {
+		t.Fatalf("first request: %d", code)
+	}
+	var resp *http.Response
+	passed := 0 // requests that went before the charge (made after the answer) reached Redis
+	waitUntil(t, "instance 2 to be refused for the overdrawn budget", 10*time.Second, func() bool {
+		r, err := plainClient.Get(team[1].p.url("/api/v1/messages"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+		resp = r
+		if r.StatusCode == http.StatusOK {
+			passed++
+		}
+		return r.StatusCode == http.StatusTooManyRequests
+	})
+	ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+	t.Logf("instance 2: 429 with retry-after %d s after 700 tokens of a 600/min budget were used through instance 1", ra)
+	if ra < 8 || ra > 11 {
+		t.Fatalf("retry-after %d, want about 10 s", ra)
+	}
+	if up.count() != 1+passed {
+		t.Fatalf("the upstream got %d requests, want %d", up.count(), 1+passed)
+	}
 }

@@ -172,6 +172,14 @@ func (s *Server) finishRecord(rw *recordWriter, r *http.Request, aborted bool) {
 		live.Upstream, live.AnsweredBy = rec.Requested, rec.Upstream
 	}
 	s.live.add(live)
+	if rec.HasTokens && rec.Upstream != "" {
+		// Token budgets (throttle.tokens_per_minute) count what the
+		// upstream's own per-minute limits count: input, cache writes
+		// and output; cache reads are not limited that way.
+		if n := rec.Tokens.Input + rec.Tokens.CacheWrite + rec.Tokens.Output; n > 0 {
+			s.limiter.Charge(rec.Upstream, rec.KeyName, n)
+		}
+	}
 }
 
 // requestModel finds the top-level "model" string of a JSON request body
