@@ -27,6 +27,7 @@ func TestPageRendersEveryTabWithoutProblems(t *testing.T) {
 		"/_clearway/status": `{"version":"v-test","addr":"127.0.0.1:1","keys":{"anthropic":true},"upstreams":[
 			{"name":"anthropic","state":"ok","requests":3,"retries":1,"failures":0,"in_flight":0,"queue_length":0,
 			 "user_agent":"claude-cli/2.1.0","key":"anthropic","cookie_count":1,
+			 "key_pool":[{"name":"anthropic","state":"ready"},{"name":"anthropic-2","state":"cooling","until":"` + reset + `","why":"429"},{"name":"anthropic-3","state":"refused","why":"401"}],
 			 "cookies":[{"name":"cf_clearance","domain":"x","path":"/","expires":"` + reset + `"}],
 			 "rate_limits":[{"name":"tokens","limit":40000,"remaining":38000,"reset":"` + reset + `"}]}]}`,
 		"/_clearway/requests": `{"requests":[{"id":7,"time":"` + reset + `","client":"claude-code","upstream":"anthropic","model":"claude-sonnet-4-5",
@@ -72,6 +73,11 @@ func TestPageRendersEveryTabWithoutProblems(t *testing.T) {
 	meter, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('[data-limit="tokens"] [role=meter]').getAttribute('aria-valuenow')`))
 	if err != nil || meter != "38000" {
 		t.Fatalf("headroom meter: %q, %v", meter, err)
+	}
+	// Each pool key by name and state (the status API's key_pool).
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	if err != nil || !strings.Contains(text, "anthropic-2: cooling until") || !strings.Contains(text, "anthropic-3: refused (401)") {
+		t.Fatalf("the key pool is not shown (%v): %s", err, text)
 	}
 	// The live event arrives without a reload.
 	if err := chromedp.Do(ctx, chromedp.WaitReady(chromedp.CSS(`#req-table tr[data-id="8"]`))); err != nil {

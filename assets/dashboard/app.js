@@ -103,7 +103,7 @@
       const today = u.today || {};
       add("Today", fmtInt(today.requests ?? u.requests) + " requests, " + fmtInt(today.retries ?? u.retries) + " retries, " + fmtInt(today.errors ?? u.failures) + " errors");
       add("User-Agent", u.user_agent || "(first client's)");
-      const keys = u.keys && u.keys.length ? u.keys : u.key ? [{ name: u.key, state: st.keys && st.keys[u.key] ? "ready" : "missing" }] : [];
+      const keys = u.key_pool && u.key_pool.length ? u.key_pool : u.key ? [{ name: u.key, state: st.keys && st.keys[u.key] ? "ready" : "missing" }] : [];
       add("Keys", keys.length ? keys.map((k) => k.name + ": " + (k.state || "ready") + (k.until ? " until " + fmtTime(k.until) : "") + (k.why ? " (" + k.why + ")" : "")).join(", ") : "none needed");
       if (u.last_error) add("Last error", u.last_error);
       card.append(kv);
