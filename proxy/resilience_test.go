@@ -675,9 +675,28 @@ upstreams:
 					toA++
 				}
 			}
-			t.Logf("%s: %d of %d client requests failed; upstream got %d requests, %d with key A", tc.name, bad.Load(), clients, len(seen), toA)
+			t.Logf("%s: %d of %d concurrent client requests failed; upstream got %d requests, %d with key A", tc.name, bad.Load(), clients, len(seen), toA)
 			if int(bad.Load()) != tc.wantBad {
 				t.Fatalf("%d failed, want %d", bad.Load(), tc.wantBad)
+			}
+			if tc.wantBad > 0 {
+				return
+			}
+			// Once A has answered 429, the next requests go to B alone.
+			for i := range 20 {
+				resp, _ := post(t, tp, "/api/v1/messages", `{}`)
+				if resp.StatusCode != 200 || resp.Header.Get("X-Clearway-Attempts") != "1" {
+					t.Fatalf("sequential request %d: %d after %s attempts", i+1, resp.StatusCode, resp.Header.Get("X-Clearway-Attempts"))
+				}
+			}
+			after := 0
+			for _, k := range u.keys() {
+				if k == keyA {
+					after++
+				}
+			}
+			if after != toA {
+				t.Fatalf("key A got %d more requests while cooling", after-toA)
 			}
 		})
 	}
