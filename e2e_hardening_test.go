@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
 // peakRSS returns the VmHWM (peak resident set) of pid in bytes, from
@@ -231,5 +233,50 @@ func TestSymlinkedLogIsNotFollowed(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(rc); string(b) != "# my rc\n" {
 		t.Errorf("the rc file changed: %q", b)
+	}
+}
+
+// TestPlantedInstanceGetsNoToken: the token theft of issue 12. Another local
+// user made the data folder world-writable and planted clearway.lock (held)
+// and instance.json pointing at their own listener. `clearway status` must
+// not send the client token there, and `clearway serve` refuses the folder,
+// naming the chmod that fixes it.
+func TestPlantedInstanceGetsNoToken(t *testing.T) {
+	var stolen atomic.Int64
+	thief := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" || r.Header.Get("X-Api-Key") != "" {
+			stolen.Add(1)
+		}
+		w.Write([]byte(`{"status":"ok"}`))
+	}))
+	t.Cleanup(thief.Close)
+	sb := newSandbox(t)
+	sb.env["CLEARWAY_TOKEN"] = "planted-test-TESTSECRET-token-0123456789"
+	sb.writeConfig("listen: 127.0.0.1:0\nupstreams: {api: {url: 'https://127.0.0.1:9'}}\n")
+	dir := sb.dataDir()
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777)
+	info := fmt.Sprintf(`{"pid":1,"addr":%q,"client_token":true}`, strings.TrimPrefix(thief.URL, "http://"))
+	if err := os.WriteFile(filepath.Join(dir, "instance.json"), []byte(info), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	fl := flock.New(filepath.Join(dir, "clearway.lock"), flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(0o666))
+	if ok, err := fl.TryLock(); !ok || err != nil {
+		t.Fatalf("hold the planted lock: %v %v", ok, err)
+	}
+	t.Cleanup(func() { _ = fl.Unlock() })
+
+	_, stderr, code := sb.run("", "status")
+	if stolen.Load() != 0 {
+		t.Fatalf("clearway status sent the client token to the planted address (%d requests)", stolen.Load())
+	}
+	if code == 0 || !strings.Contains(stderr, "chmod 700 "+dir) {
+		t.Errorf("status: exit %d, stderr %q; want a refusal naming the chmod", code, stderr)
+	}
+	_, stderr, code = sb.run("", "serve", "--config", sb.config, "--listen", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(stderr, "chmod 700 "+dir) {
+		t.Errorf("serve in a world-writable data folder: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/clearway/clearway/internal/atomicfile"
+	"github.com/clearway/clearway/internal/privdir"
 )
 
 // prefs are the user's switches kept in Paths.Prefs. Start at login is not
@@ -39,7 +40,7 @@ func savePrefs(path string, p prefs) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if _, err := privdir.Ensure(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("preferences: %w", err)
 	}
 	return atomicfile.WriteFile(path, append(b, '\n'), 0o600)

@@ -31,6 +31,30 @@ func Ensure(dir string) (fixed fs.FileMode, err error) {
 	return check(dir)
 }
 
+// Check checks dir like Ensure without creating it: a missing folder is an
+// error matching fs.ErrNotExist; one others can write or another user owns
+// matches ErrUnsafe. A folder only readable by others is set to 0700.
+func Check(dir string) (fixed fs.FileMode, err error) { return check(dir) }
+
+// NoFollow is the open flag that makes opening a symbolic link fail
+// (O_NOFOLLOW), 0 where the OS has none (Windows). For openers that take
+// flags but not an *os.File, such as a lock library.
+const NoFollow = noFollow
+
+// CheckFile checks an existing file at path without opening it for I/O and
+// without following a link: it must be a regular file of this user that
+// others cannot write (ErrNotPrivate otherwise). It does not change modes.
+func CheckFile(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("%s is a symbolic link; clearway does not follow links in its folders (remove it): %w", path, ErrNotPrivate)
+	}
+	return checkInfo(fi, path)
+}
+
 // ErrNotPrivate is matched by OpenFile's error when the file is not a plain
 // file of the user's (a link, another owner, or writable by others).
 var ErrNotPrivate = errors.New("is not a private file of this user")

@@ -46,6 +46,20 @@ func checkFile(f *os.File, path string, perm fs.FileMode) error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
+	if err := checkInfo(fi, path); err != nil {
+		return err
+	}
+	if mode := fi.Mode().Perm(); mode&^perm != 0 {
+		if err := f.Chmod(perm); err != nil {
+			return fmt.Errorf("open %s: readable by others (mode %#o) and could not be restricted: %w", path, mode, err)
+		}
+	}
+	return nil
+}
+
+// checkInfo refuses what is not a regular file of this user that only the
+// user can write.
+func checkInfo(fi fs.FileInfo, path string) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("open %s: not a regular file: %w", path, ErrNotPrivate)
 	}
@@ -55,11 +69,6 @@ func checkFile(f *os.File, path string, perm fs.FileMode) error {
 	mode := fi.Mode().Perm()
 	if mode&0o022 != 0 {
 		return fmt.Errorf("open %s: writable by other users (mode %#o); fix it with `chmod 600 %s`: %w", path, mode, path, ErrNotPrivate)
-	}
-	if mode&^perm != 0 {
-		if err := f.Chmod(perm); err != nil {
-			return fmt.Errorf("open %s: readable by others (mode %#o) and could not be restricted: %w", path, mode, err)
-		}
 	}
 	return nil
 }

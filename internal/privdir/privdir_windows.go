@@ -17,3 +17,5 @@ func isLoop(error) bool { return false }
 func check(string) (fs.FileMode, error) { return 0, nil }
 
 func checkFile(*os.File, string, fs.FileMode) error { return nil }
+
+func checkInfo(fs.FileInfo, string) error { return nil }

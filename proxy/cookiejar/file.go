@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/clearway/clearway/internal/atomicfile"
+	"github.com/clearway/clearway/internal/privdir"
 )
 
 // FileVersion is the version of the cookies.json format this package reads
@@ -181,8 +182,14 @@ func encodeFile(savedAt time.Time, ups map[string]fileUpstream) ([]byte, error) 
 }
 
 // readFile reads the jar file. A missing file gives nil, nil.
+//
+// The file is opened without following a symbolic link (a link planted in
+// its place once made clearway chmod the link's target) and must be a
+// regular file of the user's that others cannot write (internal/privdir);
+// one only readable by others is restricted to 0600, with a warning.
 func readFile(path string, logger *slog.Logger) ([]byte, error) {
-	f, err := os.Open(path)
+	before, statErr := os.Lstat(path)
+	f, err := privdir.OpenFile(path, os.O_RDONLY, 0o600)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -192,13 +199,9 @@ func readFile(path string, logger *slog.Logger) ([]byte, error) {
 	defer f.Close()
 	// Windows reports every file as 0666 and Chmod cannot restrict it (the
 	// folder's ACL does): checking there only warned at every start.
-	if fi, err := f.Stat(); err == nil && runtime.GOOS != "windows" && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
-		if err := f.Chmod(0o600); err != nil {
-			logger.Warn("cookie jar file is readable by others and could not be restricted", "path", path, "err", err)
-		} else {
-			logger.Warn("cookie jar file was readable by others; restricted it to mode 0600", "path", path,
-				"was", fmt.Sprintf("%#o", fi.Mode().Perm()))
-		}
+	if statErr == nil && runtime.GOOS != "windows" && before.Mode().Perm()&0o077 != 0 {
+		logger.Warn("cookie jar file was readable by others; restricted it to mode 0600", "path", path,
+			"was", fmt.Sprintf("%#o", before.Mode().Perm()))
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/clearway/clearway/internal/privdir"
 )
 
 // Defaults of Options.
@@ -123,8 +124,8 @@ func Open(opts Options) (*Store, error) {
 	if opts.Path == "" {
 		return s, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
-		return nil, fmt.Errorf("create folder for cookie jars: %w", err)
+	if _, err := privdir.Ensure(filepath.Dir(opts.Path)); err != nil {
+		return nil, fmt.Errorf("folder for cookie jars: %w", err)
 	}
 	removeStaleTemps(opts.Path, s.log)
 	data, err := readFile(opts.Path, s.log)

@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/clearway/clearway/internal/atomicfile"
+	"github.com/clearway/clearway/internal/privdir"
 	"github.com/gofrs/flock"
 )
 
@@ -72,14 +75,20 @@ type Lock struct {
 	info Info
 }
 
-// Acquire takes the lock for dir (created 0700 if missing). When another
-// process holds it, the error is a *RunningError with that process's Info.
+// Acquire takes the lock for dir (created 0700 if missing; refused when
+// others can write it or another user owns it: privdir.Ensure). A lock file
+// that is a symbolic link, belongs to someone else or others can write is
+// refused, never used. When another process holds it, the error is a
+// *RunningError with that process's Info.
 func Acquire(dir string, info Info) (*Lock, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if _, err := privdir.Ensure(dir); err != nil {
 		return nil, fmt.Errorf("instance: %w", err)
 	}
 	path := filepath.Join(dir, LockName)
-	fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(0o600))
+	if err := privdir.CheckFile(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("instance: %w", err)
+	}
+	fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR|privdir.NoFollow), flock.SetPermissions(0o600))
 	// Read probes the lock with a shared lock for a moment; keep trying for a
 	// short while so that a `clearway status` racing our start-up cannot make
 	// us believe another instance runs.
@@ -140,12 +149,24 @@ func (l *Lock) Release() error {
 
 // Read returns the Info of the instance holding dir's lock. It returns
 // ErrNotRunning when no process holds the lock (a stale info file is ignored).
+//
+// Other commands send the client token to the address Read returns, so it
+// trusts nothing another user could have planted: the folder must be the
+// user's and not writable by others, and the lock and info files regular
+// files of the user's that others cannot write, never links. Anything else
+// is an error matching ErrUntrusted that says what is wrong and how to fix it.
 func Read(dir string) (Info, error) {
 	path := filepath.Join(dir, LockName)
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
 		return Info{}, ErrNotRunning
 	}
-	fl := flock.New(path, flock.SetFlag(os.O_RDONLY))
+	if _, err := privdir.Check(dir); err != nil {
+		return Info{}, fmt.Errorf("instance: %w: %w", ErrUntrusted, err)
+	}
+	if err := privdir.CheckFile(path); err != nil {
+		return Info{}, fmt.Errorf("instance: %w: %w", ErrUntrusted, err)
+	}
+	fl := flock.New(path, flock.SetFlag(os.O_RDONLY|privdir.NoFollow))
 	ok, err := fl.TryRLock()
 	if err == nil && ok {
 		_ = fl.Unlock()
@@ -155,9 +176,17 @@ func Read(dir string) (Info, error) {
 		return Info{}, ErrNotRunning
 	}
 	var info Info
-	b, rerr := os.ReadFile(filepath.Join(dir, InfoName))
+	f, rerr := privdir.OpenFile(filepath.Join(dir, InfoName), os.O_RDONLY, 0o600)
+	if errors.Is(rerr, privdir.ErrNotPrivate) {
+		return Info{}, fmt.Errorf("instance: %w: %w", ErrUntrusted, rerr)
+	}
 	if rerr != nil {
 		// Held, but the info is not written yet: running, details unknown.
+		return info, nil
+	}
+	b, rerr := io.ReadAll(io.LimitReader(f, 64<<10))
+	f.Close()
+	if rerr != nil {
 		return info, nil
 	}
 	if err := json.Unmarshal(b, &info); err != nil {
@@ -165,6 +194,10 @@ func Read(dir string) (Info, error) {
 	}
 	return info, nil
 }
+
+// ErrUntrusted is matched by Read's error when the lock, the info file or
+// their folder could have been planted by another user.
+var ErrUntrusted = errors.New("not trusting the instance files")
 
 // ErrNotRunning says no instance holds the lock.
 var ErrNotRunning = errors.New("clearway is not running")
