@@ -54,10 +54,15 @@ func newDecoder(contentEncoding string, out func([]byte)) (*decoder, bool) {
 		if err == nil {
 			buf := make([]byte, 8<<10)
 			lr := io.LimitReader(r, maxDecoded)
-			for {
+			// A reader may return 0 bytes and no error; after 100 such
+			// reads in a row it is given up on instead of spun on.
+			for empty := 0; empty < 100; {
 				n, rerr := lr.Read(buf)
 				if n > 0 {
 					out(buf[:n])
+					empty = 0
+				} else {
+					empty++
 				}
 				if rerr != nil {
 					break

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"math/rand"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/zstd"
@@ -171,5 +173,56 @@ func TestDecodeBombIsBounded(t *testing.T) {
 	m.Finish()
 	if _, _, ok := m.Result(); ok {
 		t.Error("found tokens in padding")
+	}
+}
+
+// TestEncodedGarbage feeds mutated answers, compressed and then damaged, in
+// random pieces through the decoder: every one finishes (the decoder
+// goroutine never blocks a writer or spins) with bounded, non-negative counts.
+func TestEncodedGarbage(t *testing.T) {
+	var seeds [][]byte
+	for _, f := range fixtures {
+		seeds = append(seeds, readFixture(t, f.file))
+	}
+	rng := rand.New(rand.NewSource(7))
+	for i := range 3000 {
+		b := append([]byte(nil), seeds[rng.Intn(len(seeds))]...)
+		b = b[:1+rng.Intn(len(b))]
+		var buf bytes.Buffer
+		enc := []string{"gzip", "br", "zstd", "deflate"}[i%4]
+		switch enc {
+		case "gzip":
+			zw := gzip.NewWriter(&buf)
+			_, _ = zw.Write(b)
+			_ = zw.Close()
+		case "br":
+			bw := brotli.NewWriter(&buf)
+			_, _ = bw.Write(b)
+			_ = bw.Close()
+		case "zstd":
+			zw, _ := zstd.NewWriter(&buf)
+			_, _ = zw.Write(b)
+			_ = zw.Close()
+		case "deflate":
+			buf.Write(b) // not zlib at all
+		}
+		data := buf.Bytes()
+		if rng.Intn(2) == 0 && len(data) > 0 {
+			data[rng.Intn(len(data))] ^= byte(1 + rng.Intn(255))
+		}
+		if rng.Intn(3) == 0 {
+			data = data[:rng.Intn(len(data)+1)]
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			model, tok, _ := meterPieces("text/event-stream", enc, data, 1+rng.Intn(64))
+			check(t, model, tok)
+		}()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("case %d (%s) did not finish", i, enc)
+		}
 	}
 }
