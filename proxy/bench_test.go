@@ -6,8 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clearway/clearway/proxy/ledger"
 )
 
 // BenchmarkNonStreaming measures one small JSON request/answer through the
@@ -83,4 +87,70 @@ func BenchmarkStreaming(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(events), "events/op")
+}
+
+// BenchmarkLedgerOnOff measures the process's CPU time per request (user +
+// system, from getrusage: client, proxy, upstream and the ledger's writer
+// all run in this process) for an Anthropic answer with usage, with the
+// usage ledger off and on. The difference is what recording costs a
+// request: reading the usage from the answer, the record, the metrics, the
+// queue and the batched SQLite insert. Sequential requests, so the figure
+// is CPU, not contention. Run with -benchtime=20000x for stable figures.
+func BenchmarkLedgerOnOff(b *testing.B) {
+	body, err := os.ReadFile(filepath.Join("usage", "testdata", "anthropic.sse"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = w.Write(body)
+	}))
+	defer up.Close()
+	for _, on := range []bool{false, true} {
+		name := map[bool]string{false: "off", true: "on"}[on]
+		b.Run(name, func(b *testing.B) {
+			var opts []proxyOpt
+			var l *ledger.Ledger
+			if on {
+				var err error
+				l, err = ledger.Open(ledger.Options{Path: filepath.Join(b.TempDir(), "usage.db"), QueueSize: 1 << 16})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer l.Close()
+				opts = append(opts, withLedger(l))
+			}
+			tp := startProxy(b, retryConfig, up, opts...)
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+			url := tp.base + "/api/v1/messages"
+			send := func() {
+				resp, err := client.Post(url, "application/json", strings.NewReader(`{"model":"m","stream":true}`))
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			for range 50 {
+				send() // warm connections and the statement cache
+			}
+			if l != nil {
+				l.Flush()
+			}
+			before := cpuTime()
+			b.ResetTimer()
+			for range b.N {
+				send()
+			}
+			if l != nil {
+				l.Flush()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((cpuTime()-before).Microseconds())/float64(b.N), "cpu-µs/req")
+			if l != nil && l.Stats().Dropped > 0 {
+				b.Fatalf("dropped %d rows", l.Stats().Dropped)
+			}
+		})
+	}
 }
