@@ -43,6 +43,13 @@ func cmdStatus(args []string, stdout io.Writer) error {
 	if st.CookiesSavedAt != nil {
 		fmt.Fprintf(stdout, "cookies saved %s to %s\n", st.CookiesSavedAt.Local().Format(time.DateTime), st.CookiesFile)
 	}
+	if u := st.Usage; u != nil {
+		fmt.Fprintf(stdout, "usage ledger %s: %d rows written, %d queued, %d dropped", u.Path, u.Written, u.Queued, u.Dropped)
+		if u.Error != "" {
+			fmt.Fprintf(stdout, " (writes failing: %s)", u.Error)
+		}
+		fmt.Fprintln(stdout)
+	}
 	if sh := st.Shared; sh != nil {
 		printShared(stdout, sh)
 	}

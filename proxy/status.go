@@ -6,6 +6,7 @@ import (
 
 	"github.com/clearway/clearway/proxy/api"
 	"github.com/clearway/clearway/proxy/health"
+	"github.com/clearway/clearway/proxy/ledger"
 )
 
 // Status is the proxy's state as /_clearway/status shows it (api.Status).
@@ -27,6 +28,10 @@ func (s *Server) Status() Status {
 		InFlight:    s.inFlight.Load(),
 		Keys:        s.keys.status(),
 		Shared:      s.sharedStatus(),
+	}
+	if l, ok := s.recorder.(interface{ Stats() ledger.Stats }); ok {
+		ls := l.Stats()
+		st.Usage = &api.UsageStatus{Path: ls.Path, Written: ls.Written, Queued: ls.Queued, Dropped: ls.Dropped, Error: ls.Error}
 	}
 	if t := s.cookies.SavedAt(); !t.IsZero() {
 		st.CookiesSavedAt = &t

@@ -277,6 +277,10 @@ func TestUsageAndMetricsRoutes(t *testing.T) {
 	if resp := tp.do(t, "GET", "/_clearway/usage?since=yesterdayish", nil, auth); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("bad since: %d", resp.StatusCode)
 	}
+	body = readAll(t, tp.do(t, "GET", "/_clearway/status", nil, auth))
+	if !strings.Contains(body, `"written": 2`) || !strings.Contains(body, `"dropped": 0`) {
+		t.Errorf("status lacks the ledger's counts:\n%s", body)
+	}
 	body = readAll(t, tp.do(t, "GET", "/_clearway/usage/recent?n=1", nil, auth))
 	if !strings.Contains(body, `"status": 401`) {
 		t.Errorf("recent: %s", body)

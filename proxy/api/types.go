@@ -30,6 +30,18 @@ type Status struct {
 	Keys           map[string]bool  `json:"keys"` // key name -> set
 	Upstreams      []UpstreamStatus `json:"upstreams"`
 	Shared         *SharedStatus    `json:"shared,omitempty"` // limits shared with the team (shared:); nil when off
+	Usage          *UsageStatus     `json:"usage,omitempty"`  // the usage ledger; nil when off
+}
+
+// UsageStatus is the usage ledger's state: its file, the rows written, the
+// rows waiting, the rows dropped (queue full or a write failed) and the
+// write error while writes fail.
+type UsageStatus struct {
+	Path    string `json:"path"`
+	Written uint64 `json:"written"`
+	Queued  int    `json:"queued"`
+	Dropped uint64 `json:"dropped"`
+	Error   string `json:"error,omitempty"`
 }
 
 // SharedStatus is the state of the limits shared with a team on Redis. It
