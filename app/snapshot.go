@@ -129,6 +129,12 @@ func (a *App) compute() (view.Snapshot, <-chan struct{}) {
 	if ps := proxyOf(lst.Server); ps != nil {
 		st := ps.Status()
 		s.Addr = st.Addr
+		if sh := st.Shared; sh != nil {
+			s.Shared, s.SharedWhy = sh.State, sh.Why
+			if sh.State == "connected" {
+				s.Team = len(sh.Instances)
+			}
+		}
 		for _, u := range st.Upstreams {
 			s.Upstreams = append(s.Upstreams, view.Upstream{
 				Name: u.Name, URL: u.URL, Health: u.State, Requests: u.Requests, Retries: u.Retries,

@@ -29,7 +29,8 @@ func TestPageRendersEveryTabWithoutProblems(t *testing.T) {
 			 "user_agent":"claude-cli/2.1.0","key":"anthropic","cookie_count":1,
 			 "key_pool":[{"name":"anthropic","state":"ready"},{"name":"anthropic-2","state":"cooling","until":"` + reset + `","why":"429"},{"name":"anthropic-3","state":"refused","why":"401"}],
 			 "cookies":[{"name":"cf_clearance","domain":"x","path":"/","expires":"` + reset + `"}],
-			 "rate_limits":[{"name":"tokens","limit":40000,"remaining":38000,"reset":"` + reset + `"}]}]}`,
+			 "rate_limits":[{"name":"tokens","limit":40000,"remaining":38000,"reset":"` + reset + `"}]}],
+			"shared":{"state":"degraded","why":"Redis unreachable: connection refused","namespace":"acme","instances":[]}}`,
 		"/_clearway/requests": `{"requests":[{"id":7,"time":"` + reset + `","client":"claude-code","upstream":"anthropic","model":"claude-sonnet-4-5",
 			"status":200,"attempts":2,"duration_ms":412,"input_tokens":1200,"output_tokens":300,
 			"attempt_log":[{"n":1,"status":429,"reason":"cloudflare 1015","wait_ms":1000,"wait_why":"retry-after","cookies":0},{"n":2,"status":200,"cookies":1}]}]}`,
@@ -78,6 +79,10 @@ func TestPageRendersEveryTabWithoutProblems(t *testing.T) {
 	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 	if err != nil || !strings.Contains(text, "anthropic-2: cooling until") || !strings.Contains(text, "anthropic-3: refused (401)") {
 		t.Fatalf("the key pool is not shown (%v): %s", err, text)
+	}
+	summary, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#summary').textContent`))
+	if err != nil || !strings.Contains(summary, "shared: degraded (Redis unreachable: connection refused)") {
+		t.Fatalf("summary %q does not say the team's limits are not shared (%v)", summary, err)
 	}
 	// The live event arrives without a reload.
 	if err := chromedp.Do(ctx, chromedp.WaitReady(chromedp.CSS(`#req-table tr[data-id="8"]`))); err != nil {

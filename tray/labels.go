@@ -36,6 +36,20 @@ func problemLine(s view.Snapshot) string {
 	return ""
 }
 
+// sharedLine says whether the limits are shared with the team while the
+// proxy runs with a shared: block ("" otherwise).
+func sharedLine(s view.Snapshot) string {
+	switch {
+	case !s.Running() || s.Shared == "":
+		return ""
+	case s.Shared == "connected" && s.Team > 1:
+		return fmt.Sprintf("Team limits shared (%d clearways)", s.Team)
+	case s.Shared == "connected":
+		return "Team limits shared"
+	}
+	return "⚠ Team limits not shared (" + s.SharedWhy + "); local limits apply"
+}
+
 // stopToggles reports whether the Start/Stop item stops: while the proxy
 // runs or starts (a Stop abandons a start under way). While it stops, the
 // item starts it again.

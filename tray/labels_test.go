@@ -207,3 +207,40 @@ func TestPhasesInTheMenu(t *testing.T) {
 		})
 	}
 }
+
+func TestSharedLine(t *testing.T) {
+	team := running()
+	team.Shared, team.Team = "connected", 3
+	alone := running()
+	alone.Shared, alone.Team = "connected", 1
+	down := running()
+	down.Shared, down.SharedWhy = "degraded", "Redis unreachable: connection refused"
+	stopped := down
+	stopped.Phase = view.Stopped
+	for _, tt := range []struct {
+		name string
+		s    view.Snapshot
+		want string
+	}{
+		{"no shared block", running(), ""},
+		{"team", team, "Team limits shared (3 clearways)"},
+		{"alone", alone, "Team limits shared"},
+		{"degraded", down, "⚠ Team limits not shared (Redis unreachable: connection refused); local limits apply"},
+		{"stopped", stopped, ""},
+	} {
+		if got := sharedLine(tt.s); got != tt.want {
+			t.Errorf("%s: sharedLine = %q, want %q", tt.name, got, tt.want)
+		}
+		if tt.want != "" && !strings.Contains(labelsOf(buildModel(tt.s)), tt.want) {
+			t.Errorf("%s: the menu does not show %q", tt.name, tt.want)
+		}
+	}
+}
+
+func labelsOf(es []entry) string {
+	var b strings.Builder
+	for _, e := range es {
+		b.WriteString(e.Label + "\n")
+	}
+	return b.String()
+}

@@ -53,6 +53,9 @@ func buildModel(s view.Snapshot) []entry {
 	if p := problemLine(s); p != "" {
 		m = append(m, info(p))
 	}
+	if l := sharedLine(s); l != "" {
+		m = append(m, info(l))
+	}
 	toggle := actStart
 	if stopToggles(s) {
 		toggle = actStop

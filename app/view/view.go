@@ -68,7 +68,14 @@ type Snapshot struct {
 	// Problem is "" or one line that needs the user: why the proxy Failed
 	// ("Port 8764 is in use"), or a problem while it runs ("Keychain: ...").
 	// It never holds a secret.
-	Problem       string
+	Problem string
+	// Shared is the state of the limits shared with the team on Redis:
+	// "" without a shared: block, "connected" or "degraded" (SharedWhy says
+	// why). Team is how many of the team's clearways are live (this one
+	// included) while connected.
+	Shared        string
+	SharedWhy     string
+	Team          int
 	Upstreams     []Upstream // in the order of the configuration (sorted by name)
 	Keys          []Key      // sorted by name
 	Notifications bool       // desktop notifications of proxy events are on

@@ -123,7 +123,15 @@
     const tot = st.today || {};
     $("#summary").textContent = "clearway " + st.version + " on " + st.addr +
       (tot.tokens != null ? " · today: " + fmtTok(tot.tokens) + " tokens, " + fmtUSD(tot.cost_usd) : "") +
-      (st.shared ? " · shared: " + st.shared : "");
+      (st.shared ? " · shared: " + sharedText(st.shared) : "");
+  }
+  // sharedText says whether the team's limits are shared (status.shared).
+  function sharedText(sh) {
+    if (sh.state === "connected") {
+      const n = (sh.instances || []).length;
+      return "connected" + (n > 1 ? " (" + n + " clearways of " + sh.namespace + ")" : "");
+    }
+    return sh.state + (sh.why ? " (" + sh.why + ")" : "");
   }
   async function loadStatus() {
     state.status = await call("GET", "status");
