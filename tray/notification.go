@@ -131,6 +131,9 @@ func (c *Coalescer) outcome(e events.Event, now time.Time, window time.Duration)
 		}
 		return n, true
 	}
+	if b.failed == 1 && b.recovered == 0 {
+		return message(e, 0), true // one failure alone: its own words
+	}
 	up := e.Upstream
 	if up == "" {
 		up = "upstream"
