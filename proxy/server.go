@@ -450,12 +450,8 @@ func (s *Server) ReloadKeys() error {
 	if s.pools != nil {
 		s.pools.forgiveRefused()
 	}
-	if s.tokName != "" && s.guard.tokenRequired() && s.keySrc != nil {
-		if tok, terr := s.keySrc.Get(s.tokName); terr == nil && tok != "" {
-			s.guard.setToken(tok)
-		} else if terr != nil && err == nil {
-			err = terr
-		}
+	if terr := s.rereadToken(); terr != nil && err == nil {
+		err = terr
 	}
 	if err != nil {
 		s.bus.Publish(events.Event{Kind: events.KeychainError, Err: err.Error()})
@@ -463,6 +459,21 @@ func (s *Server) ReloadKeys() error {
 	}
 	s.bus.Publish(events.Event{Kind: events.KeysChanged})
 	return nil
+}
+
+// rereadToken takes the client token from the key source again (when the
+// server requires one and TokenName is set), so a rotated token takes
+// effect. An empty or unreadable token leaves the current one; the error is
+// the key source's.
+func (s *Server) rereadToken() error {
+	if s.tokName == "" || !s.guard.tokenRequired() || s.keySrc == nil {
+		return nil
+	}
+	tok, err := s.keySrc.Get(s.tokName)
+	if err == nil && tok != "" {
+		s.guard.setToken(tok)
+	}
+	return err
 }
 
 // keyRefreshInterval is how often the keys are re-read from the keychain, so
@@ -489,10 +500,8 @@ func (s *Server) refreshKeysEvery(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 		err := s.keys.reload(time.Now())
-		if err == nil && s.tokName != "" && s.guard.tokenRequired() {
-			if tok, terr := s.keySrc.Get(s.tokName); terr == nil && tok != "" {
-				s.guard.setToken(tok)
-			}
+		if err == nil {
+			_ = s.rereadToken() // a token the keychain cannot give now stays as it was
 		}
 		switch {
 		case err != nil && !failing:
