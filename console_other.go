@@ -2,7 +2,5 @@
 
 package main
 
-func isWindows() bool { return false }
-
 // attachConsole is only needed on Windows (see console_windows.go).
 func attachConsole() {}

@@ -7,8 +7,6 @@ import (
 	"syscall"
 )
 
-func isWindows() bool { return true }
-
 // attachConsole gives the command-line commands a console: the Windows build
 // is a GUI-subsystem program (no console window for the tray), so when it is
 // started from cmd.exe or PowerShell its standard handles are invalid. It
