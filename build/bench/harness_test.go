@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clearway/clearway/internal/desktoptest"
 )
@@ -57,7 +58,8 @@ func TestHarnessEndToEnd(t *testing.T) {
 	targets := withNginx(t, "direct,stock")
 	cfg, err := parseFlags([]string{
 		"-rounds", "2", "-duration", "150ms", "-warmup", "30ms", "-targets", targets,
-		"-scenarios", "json-c1,sse-gap,open-40,startup", "-open", "40", "-events", "5", "-gap", "1ms",
+		"-scenarios", "json-c1,sse-gap,realistic,open-40,startup", "-open", "40", "-events", "5", "-gap", "1ms",
+		"-real-deltas", "3", "-real-gap", "1ms",
 		"-sse-c", "2", "-startups", "1", "-pin=false", "-out", filepath.Join(dir, "results.md"),
 	})
 	if err != nil {
@@ -70,7 +72,7 @@ func TestHarnessEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## Targets (issue 6; medians)", "| stock |", "`sse-gap`", "| Pinning | none"} {
+	for _, want := range []string{"## Goals (issue 18; medians)", "| stock |", "`sse-gap`", "`realistic`", "| Pinning | none"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("results.md lacks %q:\n%s", want, md)
 		}
@@ -84,8 +86,8 @@ func TestHarnessEndToEnd(t *testing.T) {
 		t.Fatalf("results.json: %v", err)
 	}
 	nTargets := len(strings.Split(targets, ","))
-	// 4 scenarios per target and round, except start-up for direct.
-	if want := 2 * (4*nTargets - 1); len(rep.Samples) != want {
+	// 5 scenarios per target and round, except start-up for direct.
+	if want := 2 * (5*nTargets - 1); len(rep.Samples) != want {
 		t.Errorf("%d samples, want %d", len(rep.Samples), want)
 	}
 	for _, s := range rep.Samples {
@@ -105,7 +107,17 @@ func TestHarnessEndToEnd(t *testing.T) {
 		if s.Target != "direct" && s.Scenario != "startup" && s.Metrics[mPeakRSS] <= 0 {
 			t.Errorf("%s/%s: no peak RSS", s.Target, s.Scenario)
 		}
-		if s.Scenario == "sse-gap" && s.Metrics[mEventsGot] != s.Metrics[mEventsWant] {
+		if s.Scenario == "realistic" {
+			// The scheduled time to first byte is subtracted: what is left is
+			// the path's own delay, far below the 100 ms minimum.
+			if over := s.Metrics[mOverP50]; over <= 0 || over >= float64(realTTFBMin/time.Microsecond) {
+				t.Errorf("%s realistic: time to first event over the schedule %v µs", s.Target, over)
+			}
+			if s.Metrics[mEventsWant] != float64(realEvents(3))*s.Metrics[mRequests] {
+				t.Errorf("%s realistic: %v events wanted for %v streams of %d", s.Target, s.Metrics[mEventsWant], s.Metrics[mRequests], realEvents(3))
+			}
+		}
+		if (s.Scenario == "sse-gap" || s.Scenario == "realistic") && s.Metrics[mEventsGot] != s.Metrics[mEventsWant] {
 			t.Errorf("%s sse-gap: %v of %v events", s.Target, s.Metrics[mEventsGot], s.Metrics[mEventsWant])
 		}
 	}
@@ -143,6 +155,7 @@ func TestParseFlagsRejectsBadInput(t *testing.T) {
 	for _, args := range [][]string{
 		{"-targets", "direct,haproxy"},
 		{"-open", "200,lots"},
+		{"-layout", "sideways"},
 		{"-rounds", "0"},
 		{"stray"},
 	} {

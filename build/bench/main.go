@@ -43,6 +43,9 @@ type config struct {
 	nginxBin       string
 	pin            bool
 	proxyCPU       string
+	layout         string
+	realDeltas     int
+	realGap        time.Duration
 	perfDir        string
 	keep           bool
 	jsonConc       int
@@ -112,12 +115,15 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&cfg.quick, "quick", false, "CI smoke: 2 rounds, 250ms per scenario, 1 start-up per round (overrides -rounds, -duration, -warmup)")
 	fs.StringVar(&cfg.out, "out", "", "write the Markdown report here (and raw JSON next to it, .json); default standard output")
 	fs.StringVar(&cfg.jsonOut, "json", "", "write the raw JSON here (default: -out with .json)")
-	targets := fs.String("targets", "direct,nginx,stock,clearway", "comma-separated targets: direct, nginx, stock, clearway")
-	scens := fs.String("scenarios", "", "comma-separated scenarios (default all): json-c50, json-c1, sse-nogap, sse-gap, open-N, startup")
+	targets := fs.String("targets", "direct,nginx,stock,clearway,clearway-noledger", "comma-separated targets: direct, nginx, stock, clearway, clearway-noledger (usage: {enabled: false})")
+	scens := fs.String("scenarios", "", "comma-separated scenarios (default all): json-c50, json-c1, sse-nogap, sse-gap, realistic, open-N, startup")
 	fs.StringVar(&cfg.clearwayBin, "clearway", "", "clearway binary to measure (default: go build the repository root)")
 	fs.StringVar(&cfg.nginxBin, "nginx", "nginx", "nginx binary")
 	fs.BoolVar(&cfg.pin, "pin", true, "pin load generator and upstream to CPU 0 and the proxy to -proxy-cpu with taskset")
 	fs.StringVar(&cfg.proxyCPU, "proxy-cpu", "1", "CPU list for the proxy when pinning; 0 puts everything on one core (no cross-core wake-ups)")
+	fs.StringVar(&cfg.layout, "layout", "proxy-alone", "where the processes run when pinning: proxy-alone (load generator + upstream on CPU 0, proxy on -proxy-cpu: a local proxy in front of a remote API) or split (load generator on CPU 0, upstream + proxy on -proxy-cpu)")
+	fs.IntVar(&cfg.realDeltas, "real-deltas", 20, "content_block_delta events per stream in the realistic scenario")
+	fs.DurationVar(&cfg.realGap, "real-gap", 20*time.Millisecond, "time between content_block_delta events in the realistic scenario")
 	fs.StringVar(&cfg.perfDir, "perf", "", "after the rounds, profile each proxy with `perf record` and `perf stat` on json-c50, json-c1 and sse-nogap into this directory")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (configs, proxy logs)")
 	fs.IntVar(&cfg.jsonConc, "c", 50, "concurrency of the high-concurrency non-streaming scenario")
@@ -140,13 +146,19 @@ func parseFlags(args []string) (*config, error) {
 	if cfg.quick {
 		cfg.rounds, cfg.duration, cfg.warmup, cfg.startupRepeats = 2, 250*time.Millisecond, 100*time.Millisecond, 1
 	}
+	if cfg.layout != "proxy-alone" && cfg.layout != "split" {
+		return nil, fmt.Errorf("unknown -layout %q (proxy-alone or split)", cfg.layout)
+	}
+	if cfg.realDeltas < 1 || cfg.realGap < 0 {
+		return nil, errors.New("real-deltas must be positive and real-gap not negative")
+	}
 	if cfg.rounds < 1 || cfg.duration <= 0 || cfg.warmup < 0 || cfg.jsonConc < 1 || cfg.sseConc < 1 || cfg.sseEvents < 1 || cfg.startupRepeats < 1 {
 		return nil, errors.New("rounds, duration, c, sse-c, events and startups must be positive")
 	}
 	cfg.targets = splitList(*targets)
 	for _, t := range cfg.targets {
 		switch t {
-		case "direct", "nginx", "stock", "clearway":
+		case "direct", "nginx", "stock", "clearway", "clearway-noledger":
 		default:
 			return nil, fmt.Errorf("unknown target %q", t)
 		}
@@ -224,7 +236,11 @@ func run(ctx context.Context, cfg *config) error {
 		pinProxy = cfg.proxyCPU
 	}
 
-	up, err := startUpstream(filepath.Join(tmp, "upstream.log"))
+	pinUpstream := ""
+	if cfg.pin && cfg.layout == "split" {
+		pinUpstream = cfg.proxyCPU
+	}
+	up, err := startUpstream(filepath.Join(tmp, "upstream.log"), pinUpstream)
 	if err != nil {
 		return err
 	}
@@ -296,7 +312,9 @@ func run(ctx context.Context, cfg *config) error {
 }
 
 // failsOnErrors says whether errors through target fail the run.
-func failsOnErrors(target string) bool { return target == "direct" || target == "clearway" }
+func failsOnErrors(target string) bool {
+	return target == "direct" || target == "clearway" || target == "clearway-noledger"
+}
 
 // rotate returns targets rotated left by round, so every target takes every
 // place in the order as rounds go by.
@@ -326,7 +344,18 @@ func makeTarget(ctx context.Context, cfg *config, name, upstreamURL, tmp, pin st
 				return nil, err
 			}
 		}
-		return newClearwayTarget(bin, upstreamURL, tmp, pin), nil
+		return newClearwayTarget(name, bin, upstreamURL, tmp, pin, true), nil
+	case "clearway-noledger":
+		bin := cfg.clearwayBin
+		if bin == "" {
+			bin = filepath.Join(tmp, "clearway")
+			if _, err := os.Stat(bin); err != nil {
+				if err := goBuild(ctx, bin, "."); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return newClearwayTarget(name, bin, upstreamURL, tmp, pin, false), nil
 	case "nginx":
 		bin := lookPathOr(cfg.nginxBin)
 		if bin == "" {
@@ -366,7 +395,7 @@ func moduleRoot(ctx context.Context) (string, error) {
 }
 
 // profiledScenarios are measured once more under perf by -perf.
-var profiledScenarios = map[string]bool{"json-c50": true, "json-c1": true, "sse-nogap": true}
+var profiledScenarios = map[string]bool{"json-c50": true, "json-c1": true, "sse-nogap": true, "realistic": true}
 
 // runProfiles measures the profiledScenarios once more per proxy with perf
 // attached; these samples are not part of the report's figures.

@@ -14,6 +14,7 @@ const (
 	kindSSE                         // whole event streams back to back
 	kindOpen                        // many streams held open at once
 	kindStartup                     // exec to first served request
+	kindReal                        // Anthropic-shaped streams with a realistic time to first byte and pace
 )
 
 // MarshalText names the kind in the JSON output.
@@ -27,13 +28,15 @@ func (k scenarioKind) MarshalText() ([]byte, error) {
 		return []byte("open-streams"), nil
 	case kindStartup:
 		return []byte("startup"), nil
+	case kindReal:
+		return []byte("realistic"), nil
 	}
 	return nil, fmt.Errorf("unknown scenario kind %d", int(k))
 }
 
 // UnmarshalText reads a name written by MarshalText.
 func (k *scenarioKind) UnmarshalText(b []byte) error {
-	for _, c := range []scenarioKind{kindJSON, kindSSE, kindOpen, kindStartup} {
+	for _, c := range []scenarioKind{kindJSON, kindSSE, kindOpen, kindStartup, kindReal} {
 		if name, _ := c.MarshalText(); string(name) == string(b) {
 			*k = c
 			return nil
@@ -54,24 +57,26 @@ type scenario struct {
 // Metric keys of a sample. Times are in microseconds unless the key says ms;
 // memory is in MiB (the kernel's kB divided by 1024).
 const (
-	mRequests   = "requests"       // requests or whole streams completed in the measured phase
-	mRPS        = "rps"            // requests or streams per second
-	mP50        = "p50_us"         // request latency
-	mP99        = "p99_us"         //
-	mTTFEP50    = "ttfe_p50_us"    // request start to first complete event
-	mTTFEP99    = "ttfe_p99_us"    //
-	mDelayP50   = "delay_p50_us"   // per event: arrival minus upstream send time
-	mDelayP99   = "delay_p99_us"   //
-	mCPU        = "cpu_us"         // proxy CPU (user+system) per request or stream
-	mPeakRSS    = "peak_rss_mb"    // proxy VmHWM since its start
-	mOpenRSS    = "open_rss_mb"    // proxy VmRSS while every stream is open
-	mOpenMS     = "open_ms"        // time until every stream delivered its first event
-	mStartupMS  = "startup_ms"     // exec to first 200 through the proxy
-	mIdleRSS    = "idle_rss_mb"    // proxy VmHWM after its first request
-	mEventsWant = "events_want"    // events of every started stream
-	mEventsGot  = "events_got"     // events delivered in order
-	mErrors     = "errors"         // failed requests, truncated or dropped streams
-	mOpened     = "streams_opened" // open scenario: streams that got their first event
+	mRequests   = "requests"         // requests or whole streams completed in the measured phase
+	mRPS        = "rps"              // requests or streams per second
+	mP50        = "p50_us"           // request latency
+	mP99        = "p99_us"           //
+	mTTFEP50    = "ttfe_p50_us"      // request start to first complete event
+	mTTFEP99    = "ttfe_p99_us"      //
+	mOverP50    = "ttfb_over_p50_us" // realistic: time to first event minus the upstream's scheduled time to first byte
+	mOverP99    = "ttfb_over_p99_us" //
+	mDelayP50   = "delay_p50_us"     // per event: arrival minus upstream send time
+	mDelayP99   = "delay_p99_us"     //
+	mCPU        = "cpu_us"           // proxy CPU (user+system) per request or stream
+	mPeakRSS    = "peak_rss_mb"      // proxy VmHWM since its start
+	mOpenRSS    = "open_rss_mb"      // proxy VmRSS while every stream is open
+	mOpenMS     = "open_ms"          // time until every stream delivered its first event
+	mStartupMS  = "startup_ms"       // exec to first 200 through the proxy
+	mIdleRSS    = "idle_rss_mb"      // proxy VmHWM after its first request
+	mEventsWant = "events_want"      // events of every started stream
+	mEventsGot  = "events_got"       // events delivered in order
+	mErrors     = "errors"           // failed requests, truncated or dropped streams
+	mOpened     = "streams_opened"   // open scenario: streams that got their first event
 )
 
 // scenarios returns the benchmark's scenarios for cfg, filtered by cfg.scenarios.
@@ -82,6 +87,7 @@ func scenarios(cfg *config) []scenario {
 		{Name: "sse-nogap", Title: fmt.Sprintf("SSE, %d events per stream, no gap, concurrency %d", cfg.sseEvents, cfg.sseConc), Kind: kindSSE, Conc: cfg.sseConc},
 		{Name: "sse-gap", Title: fmt.Sprintf("SSE, %d events per stream, %v between events, concurrency %d", cfg.sseEvents, cfg.sseGap, cfg.sseConc), Kind: kindSSE, Conc: cfg.sseConc, Gap: cfg.sseGap},
 	}
+	all = append(all, scenario{Name: "realistic", Title: fmt.Sprintf("Realistic: Anthropic streams with usage, 100–500 ms to first byte, %d deltas %v apart, concurrency %d", cfg.realDeltas, cfg.realGap, cfg.sseConc), Kind: kindReal, Conc: cfg.sseConc, Gap: cfg.realGap})
 	for _, n := range cfg.openCounts {
 		all = append(all, scenario{Name: fmt.Sprintf("open-%d", n), Title: fmt.Sprintf("%d concurrent open streams", n), Kind: kindOpen, Conc: n})
 	}
@@ -149,7 +155,7 @@ func (r *runner) measure(ctx context.Context, round, pos int, sc scenario, t tar
 	switch sc.Kind {
 	case kindJSON:
 		r.measureJSON(ctx, inst, sc, &s, errs)
-	case kindSSE:
+	case kindSSE, kindReal:
 		r.measureSSE(ctx, inst, sc, &s, errs)
 	case kindOpen:
 		r.measureOpen(ctx, inst, sc, &s, errs)
@@ -253,16 +259,26 @@ func (r *runner) measureJSON(ctx context.Context, inst *instance, sc scenario, s
 func (r *runner) measureSSE(ctx context.Context, inst *instance, sc scenario, s *sample, errs *errorLog) {
 	client := newLoadClient(sc.Conc)
 	defer client.CloseIdleConnections()
-	runSSE(ctx, client, inst.baseURL, r.body, sc.Conc, r.cfg.sseEvents, sc.Gap, r.cfg.warmup, errs)
+	run := func(d time.Duration) sseResult {
+		if sc.Kind == kindReal {
+			return runRealistic(ctx, client, inst.baseURL, r.body, sc.Conc, r.cfg.realDeltas, sc.Gap, d, errs)
+		}
+		return runSSE(ctx, client, inst.baseURL, r.body, sc.Conc, r.cfg.sseEvents, sc.Gap, d, errs)
+	}
+	run(r.cfg.warmup)
 	w := r.startCPU(inst, errs)
 	stopProfile := r.profile.start(ctx, inst, sc)
-	res := runSSE(ctx, client, inst.baseURL, r.body, sc.Conc, r.cfg.sseEvents, sc.Gap, r.cfg.duration, errs)
+	res := run(r.cfg.duration)
 	stopProfile()
 	w.finish(res.streams, s, errs)
 	s.Metrics[mRequests] = float64(res.streams)
 	s.Metrics[mRPS] = float64(res.streams) / res.elapsed.Seconds()
 	s.Metrics[mTTFEP50] = micros(percentile(res.ttfe, 50))
 	s.Metrics[mTTFEP99] = micros(percentile(res.ttfe, 99))
+	if sc.Kind == kindReal {
+		s.Metrics[mOverP50] = micros(percentile(res.over, 50))
+		s.Metrics[mOverP99] = micros(percentile(res.over, 99))
+	}
 	s.Metrics[mDelayP50] = micros(percentile(res.delays, 50))
 	s.Metrics[mDelayP99] = micros(percentile(res.delays, 99))
 	s.Metrics[mEventsWant] = float64(res.eventsExpected)

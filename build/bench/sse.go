@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -88,6 +89,7 @@ func jsonInt(data []byte, key string) (int64, bool) {
 // streamStats collects one stream's figures.
 type streamStats struct {
 	ttfe   time.Duration   // request start to first complete event
+	sched  time.Duration   // the upstream's scheduled time to first byte (realistic scenario)
 	delays []time.Duration // per event: arrival minus upstream send time
 }
 
@@ -150,6 +152,7 @@ type sseResult struct {
 	eventsGot      int // events delivered in order, including from failed streams
 	elapsed        time.Duration
 	ttfe           []time.Duration
+	over           []time.Duration // per stream: time to first event minus the upstream's scheduled time to first byte
 	delays         []time.Duration
 }
 
@@ -157,6 +160,38 @@ type sseResult struct {
 // between them, back to back, until duration has passed.
 func runSSE(ctx context.Context, client *http.Client, baseURL string, body []byte, conc, n int, gap, duration time.Duration, errs *errorLog) sseResult {
 	url := fmt.Sprintf("%s/sse?n=%d&gap=%s", baseURL, n, gap)
+	return runStreams(ctx, client, body, conc, n, duration, errs, func(*rand.Rand) (string, time.Duration) { return url, 0 })
+}
+
+// Realistic stream shape: the upstream's time to first byte is drawn
+// uniformly from [realTTFBMin, realTTFBMax) for each stream.
+const (
+	realTTFBMin = 100 * time.Millisecond
+	realTTFBMax = 500 * time.Millisecond
+)
+
+// realEvents is the number of events of a realistic stream of deltas deltas:
+// message_start, content_block_start, the deltas, content_block_stop,
+// message_delta and message_stop.
+func realEvents(deltas int) int { return deltas + 5 }
+
+// runRealistic runs conc workers that each read Anthropic-shaped /anthropic
+// streams (usage in message_start and message_delta, deltas gap apart, a
+// time to first byte of 100-500 ms) back to back until duration has passed.
+// Each worker draws its times to first byte from its own seeded generator, so
+// every target sees the same sequence.
+func runRealistic(ctx context.Context, client *http.Client, baseURL string, body []byte, conc, deltas int, gap, duration time.Duration, errs *errorLog) sseResult {
+	return runStreams(ctx, client, body, conc, realEvents(deltas), duration, errs, func(rng *rand.Rand) (string, time.Duration) {
+		ttfb := realTTFBMin + time.Duration(rng.Int64N(int64(realTTFBMax-realTTFBMin)))
+		ttfb = ttfb.Round(time.Millisecond)
+		return fmt.Sprintf("%s/anthropic?ttfb=%s&n=%d&gap=%s", baseURL, ttfb, deltas, gap), ttfb
+	})
+}
+
+// runStreams runs conc workers that each read streams of n events, from the
+// URL urlFor gives (with the upstream's scheduled time to first byte), back
+// to back, until duration has passed.
+func runStreams(ctx context.Context, client *http.Client, body []byte, conc, n int, duration time.Duration, errs *errorLog, urlFor func(*rand.Rand) (string, time.Duration)) sseResult {
 	start := time.Now()
 	end := start.Add(duration)
 	parts := make([]sseResult, conc)
@@ -166,9 +201,12 @@ func runSSE(ctx context.Context, client *http.Client, baseURL string, body []byt
 		go func(w int) {
 			defer wg.Done()
 			p := &parts[w]
+			rng := rand.New(rand.NewPCG(uint64(w), 18))
 			for ctx.Err() == nil && time.Now().Before(end) {
 				var st streamStats
 				st.delays = make([]time.Duration, 0, n)
+				url, sched := urlFor(rng)
+				st.sched = sched
 				err := runOneStream(ctx, client, url, body, n, &st)
 				p.eventsExpected += n
 				p.eventsGot += len(st.delays)
@@ -180,6 +218,7 @@ func runSSE(ctx context.Context, client *http.Client, baseURL string, body []byt
 				}
 				p.streams++
 				p.ttfe = append(p.ttfe, st.ttfe)
+				p.over = append(p.over, st.ttfe-st.sched)
 				p.delays = append(p.delays, st.delays...)
 			}
 		}(w)
@@ -191,6 +230,7 @@ func runSSE(ctx context.Context, client *http.Client, baseURL string, body []byt
 		res.eventsExpected += p.eventsExpected
 		res.eventsGot += p.eventsGot
 		res.ttfe = append(res.ttfe, p.ttfe...)
+		res.over = append(res.over, p.over...)
 		res.delays = append(res.delays, p.delays...)
 	}
 	return res

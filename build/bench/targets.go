@@ -233,9 +233,10 @@ func newStockTarget(bin, upstreamURL, workDir, pin string) *proxyTarget {
 
 // newClearwayTarget runs `clearway serve` with a generated config, a private
 // HOME and XDG directories, and the env keychain, so it touches nothing of the user's.
-func newClearwayTarget(bin, upstreamURL, workDir, pin string) *proxyTarget {
+// ledger false writes usage: {enabled: false}.
+func newClearwayTarget(label, bin, upstreamURL, workDir, pin string, ledger bool) *proxyTarget {
 	return &proxyTarget{
-		label: "clearway", prefix: "/mock", pinCPU: pin, workDir: workDir,
+		label: label, prefix: "/mock", pinCPU: pin, workDir: workDir,
 		prepare: func(dir, listen string) ([]string, []string, error) {
 			home := filepath.Join(dir, "home")
 			env := []string{
@@ -253,7 +254,7 @@ func newClearwayTarget(bin, upstreamURL, workDir, pin string) *proxyTarget {
 					return nil, nil, err
 				}
 			}
-			conf := clearwayConfig(listen, upstreamURL)
+			conf := clearwayConfig(listen, upstreamURL, ledger)
 			if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(conf), 0o600); err != nil {
 				return nil, nil, err
 			}
@@ -264,14 +265,19 @@ func newClearwayTarget(bin, upstreamURL, workDir, pin string) *proxyTarget {
 }
 
 // clearwayConfig is the benchmark's clearway configuration: one upstream
-// "mock", no local client token.
-func clearwayConfig(listen, upstreamURL string) string {
-	return fmt.Sprintf(`listen: %s
+// "mock", no local client token, every default feature on; ledger false
+// turns the usage ledger off.
+func clearwayConfig(listen, upstreamURL string, ledger bool) string {
+	conf := fmt.Sprintf(`listen: %s
 client_token: false
 upstreams:
   mock:
     url: %s
 `, listen, upstreamURL)
+	if !ledger {
+		conf += "usage: {enabled: false}\n"
+	}
+	return conf
 }
 
 // newNginxTarget runs nginx in the foreground with a generated config.
@@ -338,9 +344,10 @@ type upstreamProcess struct {
 	done  chan error
 }
 
-// startUpstream re-executes this program in the upstream role (inheriting the
-// harness's CPU pinning) and returns once it listens.
-func startUpstream(logPath string) (*upstreamProcess, error) {
+// startUpstream re-executes this program in the upstream role and returns
+// once it listens. It inherits the harness's CPU pinning, or runs under
+// `taskset -c pin` when pin is not empty (the split layout).
+func startUpstream(logPath, pin string) (*upstreamProcess, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("upstream: %w", err)
@@ -350,7 +357,11 @@ func startUpstream(logPath string) (*upstreamProcess, error) {
 		return nil, fmt.Errorf("upstream: %w", err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command(exe, "-role", "upstream", "-listen", "127.0.0.1:0")
+	argv := []string{exe, "-role", "upstream", "-listen", "127.0.0.1:0"}
+	if pin != "" {
+		argv = append([]string{"taskset", "-c", pin}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()

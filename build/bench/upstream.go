@@ -29,6 +29,10 @@ const holdSafetyTimeout = 60 * time.Second
 //	/sse?n=N&gap=D N server-sent events, one every D (schedule-based, no drift); each carries its send time
 //	/hold?batch=B&n=N  one event at once, then waits for POST /release?batch=B, then the other N-1 events
 //	/release?batch=B   releases every held stream of batch B (earlier or later)
+//	/anthropic?ttfb=T&n=N&gap=D  an Anthropic Messages stream: nothing for T, then
+//	                   message_start (with usage) and content_block_start, N
+//	                   content_block_delta events D apart, then content_block_stop,
+//	                   message_delta (with usage) and message_stop: N+5 events
 //
 // Each event's data is {"i":INDEX,"t":UNIX_NANOS_WHEN_WRITTEN,"pad":"..."} so the
 // client can measure per-event delay against the send schedule.
@@ -85,6 +89,18 @@ func (m *mockUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		m.serveHold(w, r, r.URL.Query().Get("batch"), n)
+	case "/anthropic":
+		n, gap, err := sseParams(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		ttfb, err := time.ParseDuration(r.URL.Query().Get("ttfb"))
+		if err != nil || ttfb < 0 {
+			http.Error(w, "bad ttfb", http.StatusBadRequest)
+			return
+		}
+		m.serveAnthropic(w, r, ttfb, n, gap)
 	case "/release":
 		m.release(r.URL.Query().Get("batch"))
 		w.WriteHeader(http.StatusNoContent)
@@ -260,4 +276,80 @@ func runUpstreamRole(ctx context.Context, addr string) error {
 		return fmt.Errorf("upstream serve: %w", err)
 	}
 	return nil
+}
+
+// anthropicEvents are the fixed parts of the realistic stream: each event's
+// JSON after its "i" and "t" members (the client's order and timing stamps,
+// which the usage readers ignore).
+var (
+	anthropicStart      = `,"message":{"id":"msg_bench","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":2095,"cache_creation_input_tokens":0,"cache_read_input_tokens":1024,"output_tokens":1}}}`
+	anthropicBlockStart = `,"index":0,"content_block":{"type":"text","text":""}}`
+	anthropicDelta      = `,"index":0,"delta":{"type":"text_delta","text":"` + strings.Repeat("word ", 10) + `"}}`
+	anthropicBlockStop  = `,"index":0}`
+	anthropicMsgDelta   = `,"delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":503}}`
+	anthropicStop       = `}`
+)
+
+// writeAnthropicEvent writes one named event of the realistic stream, stamped
+// with index i and the current wall-clock time, and flushes it.
+func writeAnthropicEvent(w io.Writer, f http.Flusher, buf []byte, name string, i int, rest string) ([]byte, error) {
+	buf = buf[:0]
+	buf = append(buf, "event: "...)
+	buf = append(buf, name...)
+	buf = append(buf, "\ndata: {\"type\":\""...)
+	buf = append(buf, name...)
+	buf = append(buf, "\",\"i\":"...)
+	buf = strconv.AppendInt(buf, int64(i), 10)
+	buf = append(buf, ",\"t\":"...)
+	buf = strconv.AppendInt(buf, time.Now().UnixNano(), 10)
+	buf = append(buf, rest...)
+	buf = append(buf, "\n\n"...)
+	if _, err := w.Write(buf); err != nil {
+		return buf, err
+	}
+	f.Flush()
+	return buf, nil
+}
+
+// serveAnthropic sends the realistic stream: headers and message_start after
+// ttfb, n deltas gap apart (schedule-based, like serveSSE), then the end events.
+func (m *mockUpstream) serveAnthropic(w http.ResponseWriter, r *http.Request, ttfb time.Duration, n int, gap time.Duration) {
+	start := time.Now()
+	timer := time.NewTimer(ttfb)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-r.Context().Done():
+		return
+	}
+	f, ok := startSSE(w)
+	if !ok {
+		return
+	}
+	buf := make([]byte, 0, 512)
+	var err error
+	i := 0
+	send := func(name, rest string) bool {
+		buf, err = writeAnthropicEvent(w, f, buf, name, i, rest)
+		i++
+		return err == nil
+	}
+	if !send("message_start", anthropicStart) || !send("content_block_start", anthropicBlockStart) {
+		return
+	}
+	first := start.Add(ttfb)
+	for k := 0; k < n; k++ {
+		if wait := time.Until(first.Add(time.Duration(k+1) * gap)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if !send("content_block_delta", anthropicDelta) {
+			return
+		}
+	}
+	_ = send("content_block_stop", anthropicBlockStop) && send("message_delta", anthropicMsgDelta) && send("message_stop", anthropicStop)
 }
