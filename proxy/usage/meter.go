@@ -55,6 +55,7 @@ func NewMeter(contentType, contentEncoding string) *Meter {
 	case mt == "text/event-stream":
 		m.kind = kindSSE
 		m.sse.apply = m.apply
+		m.sse.sc = &m.sc
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
 		m.kind = kindJSON
 	default:

@@ -5,7 +5,7 @@ import "bytes"
 // The usage fields are found with a small streaming JSON scanner instead of
 // encoding/json: it is fed the body in whatever pieces the network delivers,
 // keeps no copy of the body (only the object keys on the current path and a
-// short string value), and jumps over string contents with bytes.IndexAny, so
+// short string value), and jumps over string contents with bytes.IndexByte, so
 // a long answer costs little more than a memchr. It is tolerant: on input that
 // is not JSON it stops looking until reset, and never errors.
 
@@ -130,7 +130,7 @@ func (s *scanner) write(p []byte) {
 
 // stringEnd returns the index of the first '"' or '\\' in p from i on, or
 // len(p). Short runs (keys, numbers as text) are looked at byte by byte;
-// long ones (answer text) with bytes.IndexAny.
+// long ones (answer text) with indexEither.
 func stringEnd(p []byte, i int) int {
 	for k := 0; k < 32 && i < len(p); k++ {
 		if c := p[i]; c == '"' || c == '\\' {
@@ -141,10 +141,7 @@ func stringEnd(p []byte, i int) int {
 	if i >= len(p) {
 		return len(p)
 	}
-	if j := bytes.IndexAny(p[i:], "\"\\"); j >= 0 {
-		return i + j
-	}
-	return len(p)
+	return i + indexEither(p[i:], '"', '\\')
 }
 
 // strBytes keeps string bytes when they are a key on the kept path or a
@@ -354,4 +351,17 @@ func (s *scanner) match() field {
 		}
 	}
 	return fNone
+}
+
+// indexEither returns the index of the first a or b in p, or len(p). Two
+// vectorised IndexByte calls beat bytes.IndexAny, which builds a set per call.
+func indexEither(p []byte, a, b byte) int {
+	end := len(p)
+	if j := bytes.IndexByte(p, a); j >= 0 {
+		end = j
+	}
+	if j := bytes.IndexByte(p[:end], b); j >= 0 {
+		end = j
+	}
+	return end
 }

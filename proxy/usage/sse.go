@@ -1,12 +1,10 @@
 package usage
 
-import "bytes"
-
 // sseParser splits a Server-Sent Events stream into events as bytes arrive
 // and feeds each event's data straight into a JSON scanner: no line is
 // buffered, so a long line costs no memory. Events whose `event:` name says
 // they carry no usage (text deltas, pings) are skipped without scanning.
-// The zero value (with apply set) is ready.
+// The zero value with sc and apply set is ready.
 type sseParser struct {
 	state  uint8
 	field  [8]byte
@@ -14,9 +12,9 @@ type sseParser struct {
 	name   [48]byte
 	nlen   int // bytes of the event name; more than len(name): too long
 	lastCR bool
-	skip   bool // the current event's name says it holds no usage
-	data   bool // the current event had a data line
-	sc     scanner
+	skip   bool     // the current event's name says it holds no usage
+	data   bool     // the current event had a data line
+	sc     *scanner // the Meter's scanner (one per answer)
 	apply  func(*event)
 }
 
@@ -54,10 +52,7 @@ func lineEnd(b []byte, i int) int {
 	if i >= len(b) {
 		return len(b)
 	}
-	if j := bytes.IndexAny(b[i:], "\r\n"); j >= 0 {
-		return i + j
-	}
-	return len(b)
+	return i + indexEither(b[i:], '\n', '\r')
 }
 
 func (p *sseParser) write(b []byte) {
