@@ -336,6 +336,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return errors.New("proxy: Run called twice")
 	}
 	if s.shared != nil {
+		// Connected here, not in New: a server that is built but never
+		// run holds no connection and no goroutine.
+		s.shared.Start()
 		defer s.shared.Close()
 	}
 	ln := s.listener

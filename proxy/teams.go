@@ -36,7 +36,7 @@ func (s *Server) openShared(opts Options, local *throttle.Local) {
 		s.sharedDown(sc, local, err.Error())
 		return
 	}
-	client, err := shared.Open(shared.Options{
+	client, err := shared.New(shared.Options{
 		URL:       url,
 		Namespace: sc.Namespace,
 		User:      userName(),

@@ -80,6 +80,8 @@ type Client struct {
 	started  time.Time
 	redacted string
 
+	ro         *redis.Options // the connection's options, used by Start
+	running    atomic.Bool    // Start was called
 	connected  atomic.Bool
 	slow       atomic.Int32  // calls timed out in a row
 	localTurns atomic.Uint64 // requests let through on the local limits
@@ -94,11 +96,20 @@ type Client struct {
 	once sync.Once
 }
 
-// Open builds a Client and tries Redis once (within a second). An
-// unreachable Redis or a wrong password is not an error: the Client starts
-// degraded, says why, and keeps trying in the background. The error is for a
-// URL that cannot work.
+// Open is New then Start.
 func Open(opts Options) (*Client, error) {
+	c, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	c.Start()
+	return c, nil
+}
+
+// New builds a Client without touching the network: until Start it is
+// degraded ("not started") and its Limiters use their local limits. The
+// error is for a URL that cannot work.
+func New(opts Options) (*Client, error) {
 	quietOnce.Do(func() { redis.SetLogger(quiet{}) })
 	if err := CheckURL(opts.URL); err != nil {
 		return nil, fmt.Errorf("shared.redis %s: %w", Redact(opts.URL), err)
@@ -162,9 +173,24 @@ func Open(opts Options) (*Client, error) {
 		c.now = time.Now
 	}
 	c.started = c.now()
-	c.rdb = redis.NewClient(ro)
+	c.ro = ro
+	c.state = State{Why: "not started", Since: c.started}
+	return c, nil
+}
+
+// Start connects: it tries Redis once (within a second) and starts the
+// background loop. An unreachable Redis or a wrong password is not an
+// error: the Client stays degraded, says why (log, OnChange), and keeps
+// trying. Start is called once, before Close; later calls do nothing.
+func (c *Client) Start() {
+	if !c.running.CompareAndSwap(false, true) {
+		return
+	}
+	c.rdb = redis.NewClient(c.ro)
 	c.rate = redis_rate.NewLimiter(c.rdb)
-	c.state = State{Why: "not tried yet", Since: c.started}
+	c.mu.Lock()
+	c.state.Why = "not tried yet"
+	c.mu.Unlock()
 	if err := c.tryConnect(); err != nil {
 		c.setDegraded(err)
 	} else {
@@ -174,7 +200,6 @@ func Open(opts Options) (*Client, error) {
 		c.listTeam()
 	}
 	go c.loop()
-	return c, nil
 }
 
 // ID is this instance's random id in Redis.
@@ -223,6 +248,9 @@ func (c *Client) listTeam() {
 // Close stops the background loop, removes this instance's record and
 // leases from Redis (best effort, within a second) and closes the connection.
 func (c *Client) Close() error {
+	if !c.running.Load() {
+		return nil // never started: nothing to stop or close
+	}
 	c.once.Do(func() {
 		close(c.stop)
 		<-c.done

@@ -447,3 +447,28 @@ func TestInstances(t *testing.T) {
 		t.Fatalf("after bob left: %+v", list)
 	}
 }
+
+// A Client that is built but never started touches no network, lets its
+// limiters work locally and closes without waiting.
+func TestNewWithoutStart(t *testing.T) {
+	c, err := New(Options{URL: "redis://127.0.0.1:1/0", Namespace: "idle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Status(); st.State != "degraded" || st.Why != "not started" {
+		t.Fatalf("status = %+v", st)
+	}
+	local := throttle.New(throttle.Settings{MaxConcurrent: 1}, nil)
+	l := c.Limiter("api", Settings{Settings: throttle.Settings{MaxConcurrent: 1}}, local)
+	rel, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Acquire(context.Background()); err == nil {
+		t.Fatal("the local limit does not apply before Start")
+	}
+	rel()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
