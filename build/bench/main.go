@@ -41,6 +41,7 @@ type config struct {
 	scenarios      []string
 	clearwayBin    string
 	nginxBin       string
+	ccrCLI         string
 	pin            bool
 	proxyCPU       string
 	layout         string
@@ -115,10 +116,11 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&cfg.quick, "quick", false, "CI smoke: 2 rounds, 250ms per scenario, 1 start-up per round (overrides -rounds, -duration, -warmup)")
 	fs.StringVar(&cfg.out, "out", "", "write the Markdown report here (and raw JSON next to it, .json); default standard output")
 	fs.StringVar(&cfg.jsonOut, "json", "", "write the raw JSON here (default: -out with .json)")
-	targets := fs.String("targets", "direct,nginx,stock,clearway,clearway-noledger", "comma-separated targets: direct, nginx, stock, clearway, clearway-noledger (usage: {enabled: false})")
+	targets := fs.String("targets", "direct,nginx,stock,clearway,clearway-noledger", "comma-separated targets: direct, nginx, stock, clearway, clearway-noledger (usage: {enabled: false}), ccr (claude-code-router, npm)")
 	scens := fs.String("scenarios", "", "comma-separated scenarios (default all): json-c50, json-c1, sse-nogap, sse-gap, realistic, open-N, startup")
 	fs.StringVar(&cfg.clearwayBin, "clearway", "", "clearway binary to measure (default: go build the repository root)")
 	fs.StringVar(&cfg.nginxBin, "nginx", "nginx", "nginx binary")
+	fs.StringVar(&cfg.ccrCLI, "ccr", "", "claude-code-router's CLI script (dist/cli.js of npm's @musistudio/claude-code-router) for the ccr target; default: the ccr on PATH")
 	fs.BoolVar(&cfg.pin, "pin", true, "pin load generator and upstream to CPU 0 and the proxy to -proxy-cpu with taskset")
 	fs.StringVar(&cfg.proxyCPU, "proxy-cpu", "1", "CPU list for the proxy when pinning; 0 puts everything on one core (no cross-core wake-ups)")
 	fs.StringVar(&cfg.layout, "layout", "proxy-alone", "where the processes run when pinning: proxy-alone (load generator + upstream on CPU 0, proxy on -proxy-cpu: a local proxy in front of a remote API) or split (load generator on CPU 0, upstream + proxy on -proxy-cpu)")
@@ -158,7 +160,7 @@ func parseFlags(args []string) (*config, error) {
 	cfg.targets = splitList(*targets)
 	for _, t := range cfg.targets {
 		switch t {
-		case "direct", "nginx", "stock", "clearway", "clearway-noledger":
+		case "direct", "nginx", "stock", "clearway", "clearway-noledger", "ccr":
 		default:
 			return nil, fmt.Errorf("unknown target %q", t)
 		}
@@ -356,6 +358,19 @@ func makeTarget(ctx context.Context, cfg *config, name, upstreamURL, tmp, pin st
 			}
 		}
 		return newClearwayTarget(name, bin, upstreamURL, tmp, pin, false), nil
+	case "ccr":
+		cli := cfg.ccrCLI
+		if cli == "" {
+			if p := lookPathOr("ccr"); p != "" {
+				if real, err := filepath.EvalSymlinks(p); err == nil {
+					cli = real
+				}
+			}
+		}
+		if cli == "" || lookPathOr("node") == "" {
+			return nil, errors.New("ccr target: needs node and claude-code-router (npm install -g @musistudio/claude-code-router, or -ccr PATH/dist/cli.js)")
+		}
+		return newCCRTarget(cli, upstreamURL, tmp, pin), nil
 	case "nginx":
 		bin := lookPathOr(cfg.nginxBin)
 		if bin == "" {

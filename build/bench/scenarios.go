@@ -240,7 +240,7 @@ func (r *runner) measureStartup(ctx context.Context, t target, s *sample, errs *
 
 // measureJSON warms up, then measures non-streaming requests.
 func (r *runner) measureJSON(ctx context.Context, inst *instance, sc scenario, s *sample, errs *errorLog) {
-	client := newLoadClient(sc.Conc)
+	client := inst.client(sc.Conc)
 	defer client.CloseIdleConnections()
 	url := inst.baseURL + "/json"
 	runJSON(ctx, client, url, r.body, sc.Conc, r.cfg.warmup, errs)
@@ -257,7 +257,7 @@ func (r *runner) measureJSON(ctx context.Context, inst *instance, sc scenario, s
 
 // measureSSE warms up, then measures whole event streams.
 func (r *runner) measureSSE(ctx context.Context, inst *instance, sc scenario, s *sample, errs *errorLog) {
-	client := newLoadClient(sc.Conc)
+	client := inst.client(sc.Conc)
 	defer client.CloseIdleConnections()
 	run := func(d time.Duration) sseResult {
 		if sc.Kind == kindReal {
@@ -291,7 +291,7 @@ const openStreamEvents = 3
 
 // measureOpen holds sc.Conc streams open at once and reads the proxy's memory.
 func (r *runner) measureOpen(ctx context.Context, inst *instance, sc scenario, s *sample, errs *errorLog) {
-	client := newLoadClient(sc.Conc)
+	client := inst.client(sc.Conc)
 	defer client.CloseIdleConnections()
 	w := r.startCPU(inst, errs)
 	whileOpen := func() {

@@ -38,6 +38,17 @@ type instance struct {
 	startup time.Duration
 	// stop ends the instance and waits for it.
 	stop func() error
+	// wrap, when set, wraps the load generator's transport (see ccrTransport).
+	wrap func(http.RoundTripper) http.RoundTripper
+}
+
+// client returns a load client for this instance keeping conns connections.
+func (in *instance) client(conns int) *http.Client {
+	c := newLoadClient(conns)
+	if in.wrap != nil {
+		c.Transport = in.wrap(c.Transport)
+	}
+	return c
 }
 
 // proxyPIDs returns the proxy process and its descendants, nil for direct.
@@ -67,6 +78,8 @@ type proxyTarget struct {
 	prepare func(dir, listen string) (argv []string, env []string, err error)
 	// prefix is the path under which the proxy routes to the mock upstream.
 	prefix string
+	// wrap, when set, wraps the load generator's transport for this proxy.
+	wrap func(http.RoundTripper) http.RoundTripper
 	// pinCPU is the CPU list for taskset, "" for no pinning.
 	pinCPU  string
 	workDir string
@@ -121,12 +134,12 @@ func (p *proxyTarget) start(ctx context.Context) (*instance, error) {
 	}()
 	stop := func() error { return stopProcess(cmd, exited) }
 
-	startup, err := waitReady(ctx, base+"/json", exited, began)
+	startup, err := waitReady(ctx, base+"/json", exited, began, p.wrap)
 	if err != nil {
 		_ = stop()
 		return nil, fmt.Errorf("%s: %w (log %s: %s)", p.label, err, logPath, tail(logPath, 600))
 	}
-	return &instance{baseURL: base, pid: cmd.Process.Pid, startup: startup, stop: stop}, nil
+	return &instance{baseURL: base, pid: cmd.Process.Pid, startup: startup, stop: stop, wrap: p.wrap}, nil
 }
 
 // exitStatus is closed-channel notice of a child's exit, readable by many.
@@ -137,8 +150,11 @@ type exitStatus struct {
 
 // waitReady polls url until it answers 200 and returns the time since began.
 // It gives up when the process exits, ctx ends, or readyTimeout passes.
-func waitReady(ctx context.Context, url string, exited *exitStatus, began time.Time) (time.Duration, error) {
+func waitReady(ctx context.Context, url string, exited *exitStatus, began time.Time, wrap func(http.RoundTripper) http.RoundTripper) (time.Duration, error) {
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}
+	if wrap != nil {
+		client.Transport = wrap(client.Transport)
+	}
 	defer client.CloseIdleConnections()
 	deadline := time.NewTimer(readyTimeout)
 	defer deadline.Stop()

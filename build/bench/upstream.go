@@ -66,8 +66,24 @@ func makeJSONBody(size int) []byte {
 // Anthropic content_block_delta event.
 var ssePad = strings.Repeat("y", 120)
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. A POST to /ccr is routed to the path
+// and query in its body's "bench_path" (see ccrRewrite): the peer proxy
+// claude-code-router sends every request to one fixed URL.
 func (m *mockUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/ccr" {
+		b, _ := io.ReadAll(r.Body)
+		path, ok := benchPath(b)
+		if !ok {
+			http.Error(w, "no bench_path in the body", http.StatusBadRequest)
+			return
+		}
+		u, err := r.URL.Parse(path)
+		if err != nil {
+			http.Error(w, "bad bench_path", http.StatusBadRequest)
+			return
+		}
+		r.URL = u
+	}
 	_, _ = io.Copy(io.Discard, r.Body)
 	switch r.URL.Path {
 	case "/json":
