@@ -41,11 +41,11 @@ func runningInstance(_ *config.Config) (*api.Client, error) {
 	// The running instance's own config decides, not the one this command
 	// loaded (it may have been started with --config).
 	if info.ClientToken {
-		tok, _, err := keychain.ClientToken(app.OpenKeychain(nil))
+		tok, err := keychain.ClientTokenOrFile(app.OpenKeychain(nil), app.DefaultPaths().TokenFile())
 		if err != nil {
 			return nil, fmt.Errorf("client token: %w", err)
 		}
-		c.Token = tok
+		c.Token = tok.Value
 	}
 	return c, nil
 }

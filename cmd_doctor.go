@@ -62,7 +62,7 @@ func doctorOptions(cfgPath string) doctor.Options {
 		ConfigErr:   err,
 		ConfigPath:  shown,
 		Keys:        keychain.New(keychain.Options{Timeout: app.KeychainTimeout, Logger: quiet}),
-		TokenFile:   tokenFilePath(),
+		TokenFile:   app.DefaultPaths().TokenFile(),
 		DataDir:     app.DefaultPaths().Data,
 		StateDir:    app.DefaultPaths().Logs,
 		ConfigDir:   filepath.Join(xdg.ConfigHome, "clearway"),
@@ -70,7 +70,3 @@ func doctorOptions(cfgPath string) doctor.Options {
 		UsagePath:   filepath.Join(app.DefaultPaths().Data, "usage.db"),
 	}
 }
-
-// tokenFilePath is where the client token is kept on a machine without a
-// reachable keychain.
-func tokenFilePath() string { return filepath.Join(app.DefaultPaths().Logs, "client_token") }

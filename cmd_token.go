@@ -10,8 +10,9 @@ import (
 	"github.com/clearway/clearway/proxy/keychain"
 )
 
-// cmdToken prints the local client token, or replaces it with --rotate.
-func cmdToken(args []string, stdout io.Writer) error {
+// cmdToken prints the local client token, or replaces it with --rotate. When
+// no keychain is reachable it says on stderr where the token is kept instead.
+func cmdToken(args []string, stdout, stderr io.Writer) error {
 	rotate := false
 	for _, a := range args {
 		switch a {
@@ -22,12 +23,19 @@ func cmdToken(args []string, stdout io.Writer) error {
 		}
 	}
 	keys := app.OpenKeychain(nil)
+	file := app.DefaultPaths().TokenFile()
+	where := func(tok keychain.Token) {
+		if tok.File != "" {
+			fmt.Fprintf(stderr, "(no keychain here: %s; the token is kept in %s)\n", tok.Why, tok.File)
+		}
+	}
 	if !rotate {
-		tok, _, err := keychain.ClientToken(keys)
+		tok, err := keychain.ClientTokenOrFile(keys, file)
 		if err != nil {
 			return fmt.Errorf("token: %w", err)
 		}
-		fmt.Fprintln(stdout, tok)
+		fmt.Fprintln(stdout, tok.Value)
+		where(tok)
 		return nil
 	}
 	// Reach a running instance with the OLD token first, so it can be told to
@@ -36,11 +44,12 @@ func cmdToken(args []string, stdout io.Writer) error {
 	if cfg, err := config.Load(""); err == nil {
 		running, _ = runningInstance(cfg)
 	}
-	tok, err := keychain.RotateClientToken(keys)
+	tok, err := keychain.RotateClientTokenOrFile(keys, file)
 	if err != nil {
 		return fmt.Errorf("token --rotate: %w", err)
 	}
-	fmt.Fprintln(stdout, tok)
+	fmt.Fprintln(stdout, tok.Value)
+	where(tok)
 	if running != nil {
 		ctx, cancel := adminCtx()
 		defer cancel()

@@ -81,7 +81,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	case "keys":
 		return cmdKeys(rest, stdin, stdout, stderr)
 	case "token":
-		return cmdToken(rest, stdout)
+		return cmdToken(rest, stdout, stderr)
 	case "cookies":
 		return cmdCookies(rest, stdout)
 	case "usage":

@@ -64,8 +64,8 @@ func (a *App) afterKeyChange() {
 
 // ClientToken returns the local client token, creating it on first use.
 func (a *App) ClientToken() (string, error) {
-	tok, _, err := keychain.ClientToken(a.keys)
-	return tok, err
+	tok, err := keychain.ClientTokenOrFile(a.keys, a.paths.TokenFile())
+	return tok.Value, err
 }
 
 // SetPreference turns a preference on or off and keeps it: notifications

@@ -78,6 +78,7 @@ type App struct {
 	autostart   Autostart
 	beforeBuild func()
 	interval    time.Duration
+	tokenNotice sync.Once // the token-file line is said once
 
 	cancel   context.CancelFunc // ends the background goroutines
 	wg       sync.WaitGroup

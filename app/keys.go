@@ -19,15 +19,17 @@ func OpenKeychain(log *slog.Logger) keychain.Store {
 	return keychain.New(keychain.Options{Timeout: KeychainTimeout, Logger: log})
 }
 
-// ClientToken returns the client token when cfg requires one, "" when it
-// does not.
-func ClientToken(cfg *config.Config, keys keychain.Store) (string, error) {
+// ClientToken returns the client token when cfg requires one (the zero Token
+// when it does not): from the keychain, or, on a machine where no keychain is
+// reachable, from tokenFile (created 0600 in a 0700 folder; see
+// keychain.ClientTokenOrFile).
+func ClientToken(cfg *config.Config, keys keychain.Store, tokenFile string) (keychain.Token, error) {
 	if !cfg.ClientToken {
-		return "", nil
+		return keychain.Token{}, nil
 	}
-	tok, _, err := keychain.ClientToken(keys)
+	tok, err := keychain.ClientTokenOrFile(keys, tokenFile)
 	if err != nil {
-		return "", fmt.Errorf("client token: %w\n(or set client_token: false in %s to accept any local client)", err, ConfigShown(cfg))
+		return keychain.Token{}, fmt.Errorf("client token: %w\n(or set client_token: false in %s to accept any local client)", err, ConfigShown(cfg))
 	}
 	return tok, nil
 }
@@ -42,11 +44,20 @@ func ConfigShown(cfg *config.Config) string {
 }
 
 // MissingKeyHint says how to provide a key with the key store in use: the
-// keychain CLI, or the environment variable of the env fallback.
-func MissingKeyHint(keys keychain.Store) func(name string) string {
+// keychain CLI, or the environment variable of the env fallback. unreachable,
+// when not "", says why there is no keychain on this machine (e.g. "no D-Bus
+// session bus"): the hint then names CLEARWAY_KEYCHAIN=env and the key's
+// CLEARWAY_KEY_ variable, since keys never fall back to a file.
+func MissingKeyHint(keys keychain.Store, unreachable string) func(name string) string {
 	if keys.Backend() == keychain.BackendEnv {
 		return func(name string) string {
 			return "set " + keychain.EnvVar(name) + " in clearway's environment (CLEARWAY_KEYCHAIN=env)"
+		}
+	}
+	if unreachable != "" {
+		return func(name string) string {
+			return "no keychain is reachable here (" + unreachable + "): start clearway with " + keychain.BackendVar +
+				"=env and " + keychain.EnvVar(name) + " set, or run it in a desktop session with a Secret Service and `clearway keys set " + name + "`"
 		}
 	}
 	return func(name string) string { return "run `clearway keys set " + name + "`" }

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 
 	"github.com/adrg/xdg"
+	"github.com/clearway/clearway/proxy/keychain"
 )
 
 // Paths are the files and folders clearway keeps (DESIGN.md, "Files"). The
@@ -13,6 +14,18 @@ type Paths struct {
 	Cookies string // the cookie-jar file (0600)
 	Logs    string // clearway.log
 	Prefs   string // the tray's switches (preferences.json)
+	// Token is the client token's file on a machine where no keychain is
+	// reachable (keychain.ClientTokenOrFile); "" falls back to Logs/client_token.
+	Token string
+}
+
+// TokenFile is where the client token is kept when no keychain is reachable:
+// p.Token, or client_token in the state folder (0700; the file 0600).
+func (p Paths) TokenFile() string {
+	if p.Token != "" {
+		return p.Token
+	}
+	return filepath.Join(p.Logs, keychain.TokenFileName)
 }
 
 // DefaultPaths returns the XDG locations, read from the environment as
@@ -24,5 +37,6 @@ func DefaultPaths() Paths {
 		Cookies: filepath.Join(data, "cookies.json"),
 		Logs:    filepath.Join(xdg.StateHome, "clearway"),
 		Prefs:   filepath.Join(xdg.ConfigHome, "clearway", "preferences.json"),
+		Token:   filepath.Join(xdg.StateHome, "clearway", keychain.TokenFileName),
 	}
 }

@@ -16,21 +16,33 @@ func (a *App) BuildProxy(ctx context.Context) (Server, error) {
 	if a.beforeBuild != nil {
 		a.beforeBuild()
 	}
-	tok, err := ClientToken(a.cfg, a.keys)
+	tok, err := ClientToken(a.cfg, a.keys, a.paths.TokenFile())
 	if err != nil {
 		return nil, err
 	}
+	unreachable := tok.Why
+	if tok.File != "" {
+		a.tokenFileNotice(tok)
+	} else if !a.cfg.ClientToken && a.keys.Backend() == keychain.BackendKeyring {
+		if _, err := a.keys.Get(keychain.ClientTokenName); keychain.Unreachable(err) {
+			unreachable = keychainWhy(err)
+		}
+	}
 	opts := proxy.Options{
-		Config:      a.cfg,
-		Cookies:     a.store,
-		Keys:        a.keys,
-		KeyNotFound: func(err error) bool { return errors.Is(err, keychain.ErrNotFound) },
-		Token:       tok,
-		TokenName:   keychain.ClientTokenName,
-		MissingKey:  MissingKeyHint(a.keys),
-		Bus:         a.bus,
-		Logger:      a.log,
-		Version:     a.version,
+		Config:  a.cfg,
+		Cookies: a.store,
+		Keys:    a.keys,
+		// Without a keychain no key is set: the request gets the 401 that
+		// says how to give one, not a keychain error.
+		KeyNotFound: func(err error) bool {
+			return errors.Is(err, keychain.ErrNotFound) || (unreachable != "" && keychain.Unreachable(err))
+		},
+		Token:      tok.Value,
+		TokenName:  keychain.ClientTokenName,
+		MissingKey: MissingKeyHint(a.keys, unreachable),
+		Bus:        a.bus,
+		Logger:     a.log,
+		Version:    a.version,
 	}
 	LedgerOptions(&opts, a.ledger)
 	srv, err := proxy.New(opts)
@@ -38,6 +50,24 @@ func (a *App) BuildProxy(ctx context.Context) (Server, error) {
 		return nil, err
 	}
 	return &proxyServer{Server: srv, app: a}, nil
+}
+
+// tokenFileNotice says once per process, in one line, where the client token
+// is kept and why it is not in the keychain.
+func (a *App) tokenFileNotice(tok keychain.Token) {
+	a.tokenNotice.Do(func() {
+		a.log.Warn("client token: no keychain here ("+tok.Why+"); it is kept in "+tok.File+
+			" (mode 0600; `clearway token` prints it); API keys still need the keychain or "+keychain.BackendVar+"=env",
+			"file", tok.File)
+	})
+}
+
+// keychainWhy is an unreachable keychain's reason in a few words.
+func keychainWhy(err error) string {
+	if errors.Is(err, keychain.ErrNoBus) {
+		return "no D-Bus session bus"
+	}
+	return "no Secret Service on the session bus"
 }
 
 // proxyServer is a proxy.Server that records its address in the instance
