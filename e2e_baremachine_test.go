@@ -94,6 +94,21 @@ func TestBareMachineServes(t *testing.T) {
 	if stdout, stderr, code := sb.run("", "status"); code != 0 || !strings.Contains(stdout, "serving on http://"+info.Addr) {
 		t.Errorf("clearway status: exit %d\n%s%s", code, stdout, stderr)
 	}
+	// Rotating replaces the file's token and the running proxy switches at once.
+	stdout, stderr, code = sb.run("", "token", "--rotate")
+	fresh := strings.TrimSpace(stdout)
+	if code != 0 || fresh == token || len(fresh) != 43 {
+		t.Fatalf("clearway token --rotate: exit %d, %q\n%s", code, stdout, stderr)
+	}
+	if raw, _ := os.ReadFile(tokFile); strings.TrimSpace(string(raw)) != fresh {
+		t.Error("the token file does not hold the rotated token")
+	}
+	if resp, body := request(t, "POST", "http://"+info.Addr+"/open/v1/messages", http.Header{"X-Api-Key": {fresh}}, `{}`); resp.StatusCode != 200 {
+		t.Errorf("the rotated token: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := request(t, "POST", "http://"+info.Addr+"/open/v1/messages", hdr, `{}`); resp.StatusCode != 401 {
+		t.Errorf("the old token after rotation: %d, want 401", resp.StatusCode)
+	}
 	if err := p.stop(syscall.SIGTERM); err != nil {
 		t.Errorf("SIGTERM: %v\n%s", err, p.stderr.String())
 	}

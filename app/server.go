@@ -21,8 +21,10 @@ func (a *App) BuildProxy(ctx context.Context) (Server, error) {
 		return nil, err
 	}
 	unreachable := tok.Why
+	var keys keychain.Store = a.keys
 	if tok.File != "" {
 		a.tokenFileNotice(tok)
+		keys = fileTokenKeys{Store: a.keys, file: tok.File}
 	} else if !a.cfg.ClientToken && a.keys.Backend() == keychain.BackendKeyring {
 		if _, err := a.keys.Get(keychain.ClientTokenName); keychain.Unreachable(err) {
 			unreachable = keychainWhy(err)
@@ -31,7 +33,7 @@ func (a *App) BuildProxy(ctx context.Context) (Server, error) {
 	opts := proxy.Options{
 		Config:  a.cfg,
 		Cookies: a.store,
-		Keys:    a.keys,
+		Keys:    keys,
 		// Without a keychain no key is set: the request gets the 401 that
 		// says how to give one, not a keychain error.
 		KeyNotFound: func(err error) bool {
@@ -60,6 +62,23 @@ func (a *App) tokenFileNotice(tok keychain.Token) {
 			" (mode 0600; `clearway token` prints it); API keys still need the keychain or "+keychain.BackendVar+"=env",
 			"file", tok.File)
 	})
+}
+
+// fileTokenKeys is the key store the proxy reads while the client token lives
+// in the fallback file: the token from there (so `clearway token --rotate`
+// reaches the running proxy), the API keys from the store.
+type fileTokenKeys struct {
+	keychain.Store
+	file string
+}
+
+// Get implements proxy.KeySource.
+func (k fileTokenKeys) Get(name string) (string, error) {
+	if name == keychain.ClientTokenName {
+		tok, err := keychain.ClientTokenOrFile(k.Store, k.file)
+		return tok.Value, err
+	}
+	return k.Store.Get(name)
 }
 
 // keychainWhy is an unreachable keychain's reason in a few words.
