@@ -64,8 +64,12 @@ func (r *rig) runClient(t *testing.T, c client, key clientKey) (res result, clie
 	res = run(t, c, r.front.srv.URL, key)
 	clientAttempts, upstreamAttempts = r.front.attempts.Load(), r.upstreamAttempts()-before
 	r.front.mu.Lock()
-	paths, statuses := r.front.paths, r.front.statuses
+	paths, statuses, errs := r.front.paths, r.front.statuses, r.front.errs
+	r.front.errs = nil
 	r.front.mu.Unlock()
+	if len(errs) > 0 {
+		t.Logf("between the front and clearway: %q", errs)
+	}
 	t.Logf("%s: ok=%v client attempts=%d %v -> %v, upstream attempts=%d, took=%s, shown=%q", c, res.OK, clientAttempts, paths, statuses, upstreamAttempts, res.Took.Round(1e6), firstLine(res.Shown))
 	return res, clientAttempts, upstreamAttempts
 }

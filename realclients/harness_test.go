@@ -71,7 +71,7 @@ func (sb *sandbox) trust(srv *httptest.Server) {
 // retry settings short enough for a test (2 retries, Retry-After honoured).
 func (sb *sandbox) writeConfig(anthropicURL, openaiURL string) {
 	sb.t.Helper()
-	yaml := "listen: 127.0.0.1:0\ncookie_save_delay: 100ms\nretry: {max_retries: 2, initial_delay: 200ms, max_delay: 2s}\nupstreams:\n" +
+	yaml := "listen: 127.0.0.1:0\nlog_level: debug\ncookie_save_delay: 100ms\nretry: {max_retries: 2, initial_delay: 200ms, max_delay: 2s}\nupstreams:\n" +
 		"  anthropic: {url: \"" + anthropicURL + "\", key: anthropic, auth_header: x-api-key}\n" +
 		"  openai: {url: \"" + openaiURL + "\", key: openai, auth_header: authorization}\n"
 	if err := os.WriteFile(sb.config, []byte(yaml), 0o600); err != nil {
@@ -143,7 +143,12 @@ func (sb *sandbox) serve() *server {
 		sb.t.Fatal(err)
 	}
 	go func() { s.done <- cmd.Wait() }()
-	sb.t.Cleanup(func() { s.stop(syscall.SIGKILL) })
+	sb.t.Cleanup(func() {
+		s.stop(syscall.SIGKILL)
+		if sb.t.Failed() {
+			sb.t.Logf("clearway's output:\n%s", s.out.String())
+		}
+	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if info, err := instance.Read(sb.dataDir()); err == nil && info.Addr != "" && info.PID == cmd.Process.Pid {
@@ -201,6 +206,18 @@ type front struct {
 	retryHdr []string // x-should-retry of each answer
 	paths    []string // method and path of each request
 	cwTries  []string // X-Clearway-Attempts of each answer (clearway's upstream attempts)
+	errs     []string // what went wrong between the front and clearway (kept for failure reports)
+}
+
+// frontLog keeps the reverse proxy's own log lines (a body copy that
+// failed) with the front's errors.
+type frontLog struct{ f *front }
+
+func (l frontLog) Write(p []byte) (int, error) {
+	l.f.mu.Lock()
+	l.f.errs = append(l.f.errs, strings.TrimSpace(string(p)))
+	l.f.mu.Unlock()
+	return len(p), nil
 }
 
 func newFront(t *testing.T, clearwayAddr string) *front {
@@ -210,7 +227,13 @@ func newFront(t *testing.T, clearwayAddr string) *front {
 	rp := &httputil.ReverseProxy{
 		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target) },
 		FlushInterval: -1,
-		ErrorLog:      quietLog(),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			f.mu.Lock()
+			f.errs = append(f.errs, r.Method+" "+r.URL.Path+": "+err.Error())
+			f.mu.Unlock()
+			w.WriteHeader(http.StatusBadGateway)
+		},
+		ErrorLog: log.New(frontLog{f}, "", 0),
 		ModifyResponse: func(resp *http.Response) error {
 			f.mu.Lock()
 			f.statuses = append(f.statuses, resp.StatusCode)
@@ -342,6 +365,7 @@ func run(t *testing.T, c client, base string, key clientKey) result {
 			Name    string `json:"name"`
 			Status  int    `json:"status"`
 			Message string `json:"message"`
+			Cause   string `json:"cause"`
 		}
 		if json.Unmarshal([]byte(line), &r) != nil {
 			res.Shown = strings.TrimSpace(res.Raw)
@@ -350,6 +374,9 @@ func run(t *testing.T, c client, base string, key clientKey) result {
 		res.OK, res.Text = r.OK, r.Text
 		if !r.OK {
 			res.Shown = r.Name + ": " + r.Message
+			if r.Cause != "" {
+				res.Shown += " (cause: " + r.Cause + ")"
+			}
 		}
 	}
 	return res

@@ -45,5 +45,7 @@ try {
   console.log(JSON.stringify({ ok: true, text }));
 } catch (err) {
   // What the SDK shows its user: the error's class name and message.
-  console.log(JSON.stringify({ ok: false, status: err.status ?? 0, name: err.constructor?.name ?? 'Error', message: String(err.message ?? err) }));
+  // undici's "terminated" keeps the socket's reason in err.cause.
+  const cause = err.cause ? String(err.cause.code ?? '') + ' ' + String(err.cause.message ?? err.cause) : '';
+  console.log(JSON.stringify({ ok: false, status: err.status ?? 0, name: err.constructor?.name ?? 'Error', message: String(err.message ?? err), cause: cause.trim() }));
 }
