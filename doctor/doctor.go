@@ -136,6 +136,7 @@ func Run(ctx context.Context, opts Options) []Result {
 		checkUsage,
 		checkProxyEnv,
 		checkUpstreams,
+		checkShared,
 	}
 	out := make([][]Result, len(groups))
 	var wg sync.WaitGroup
