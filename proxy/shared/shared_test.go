@@ -183,7 +183,7 @@ func TestConcurrencyWaitsForARelease(t *testing.T) {
 // and expires when its holder vanishes without releasing it.
 func TestLeaseRenewedWhileHeldAndFreedWhenHolderVanishes(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
-	lease := 600 * time.Millisecond
+	lease := time.Second
 	a, _ := open(t, srv.URL(), "lease", func(o *Options) { o.Lease = lease })
 	b, _ := open(t, srv.URL(), "lease", func(o *Options) { o.Lease = lease })
 	la := a.Limiter("api", Settings{Settings: throttle.Settings{MaxConcurrent: 1}}, nil)
