@@ -50,6 +50,8 @@ type Ledger struct {
 	failing atomic.Bool
 	lastErr atomic.Pointer[string]
 
+	labels map[labelKey]int64 // labels.id by names; used by the writer goroutine only
+
 	flushReq chan chan struct{}
 	stop     chan struct{}
 	done     chan struct{}
@@ -82,6 +84,7 @@ func Open(opts Options) (*Ledger, error) {
 		log:      opts.Logger,
 		prices:   opts.Prices,
 		queue:    make(chan usage.Record, opts.QueueSize),
+		labels:   map[labelKey]int64{},
 		flushReq: make(chan chan struct{}),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -246,7 +249,10 @@ func (l *Ledger) drain(batch []usage.Record) []usage.Record {
 const rowsPerInsert = 32
 
 var insertMany = "INSERT INTO requests (" + insertColumns + ") VALUES " +
-	strings.TrimSuffix(strings.Repeat(insertRow+",", rowsPerInsert), ",")
+	strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?,?,?,?),", rowsPerInsert), ",")
+
+// labelKey is a row's names, stored once in the labels table.
+type labelKey struct{ upstream, client, model, key, requested string }
 
 // insertRow is one row's placeholders: insertArgs question marks.
 var insertRow = "(" + strings.TrimSuffix(strings.Repeat("?,", insertArgs), ",") + ")"
@@ -263,6 +269,7 @@ func (l *Ledger) write(batch []usage.Record) {
 		l.mu.Lock()
 		_ = l.db.Close()
 		db, oerr := l.openOrRecreate()
+		clear(l.labels)
 		if oerr == nil {
 			l.db = db
 			err = l.insert(batch)
@@ -287,7 +294,7 @@ func (l *Ledger) write(batch []usage.Record) {
 	}
 }
 
-func (l *Ledger) insert(batch []usage.Record) error {
+func (l *Ledger) insert(batch []usage.Record) (err error) {
 	l.mu.RLock()
 	db := l.db
 	l.mu.RUnlock()
@@ -297,21 +304,42 @@ func (l *Ledger) insert(batch []usage.Record) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = tx.Rollback() }()
+	var added []labelKey
+	defer func() {
+		_ = tx.Rollback()
+		if err != nil {
+			for _, k := range added { // rolled back with the batch
+				delete(l.labels, k)
+			}
+		}
+	}()
+	ids := make([]int64, len(batch))
+	for i, r := range batch {
+		k := labelKey{r.Upstream, r.Client, r.Model, r.KeyName, r.Requested}
+		id, ok := l.labels[k]
+		if !ok {
+			if id, err = labelID(ctx, tx, k); err != nil {
+				return err
+			}
+			l.labels[k] = id
+			added = append(added, k)
+		}
+		ids[i] = id
+	}
 	var many, one *sql.Stmt
 	args := make([]any, 0, insertArgs*rowsPerInsert)
-	for len(batch) > 0 {
+	for off := 0; off < len(batch); {
 		n := rowsPerInsert
-		if len(batch) < n {
+		if len(batch)-off < n {
 			n = 1
 		}
 		args = args[:0]
-		for _, r := range batch[:n] {
-			args = l.appendArgs(args, r)
+		for i := off; i < off+n; i++ {
+			args = l.appendArgs(args, batch[i], ids[i])
 		}
-		batch = batch[n:]
+		off += n
 		stmt := &one
-		text := "INSERT INTO requests (" + insertColumns + ") VALUES " + insertRow
+		text := "INSERT INTO requests (" + insertColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 		if n > 1 {
 			stmt, text = &many, insertMany
 		}
@@ -320,22 +348,34 @@ func (l *Ledger) insert(batch []usage.Record) error {
 				return err
 			}
 		}
-		if _, err := (*stmt).ExecContext(ctx, args...); err != nil {
+		if _, err = (*stmt).ExecContext(ctx, args...); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
 }
 
-func (l *Ledger) appendArgs(args []any, r usage.Record) []any {
+// labelID returns the id of k's labels row, adding the row when it is new.
+func labelID(ctx context.Context, tx *sql.Tx, k labelKey) (int64, error) {
+	if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO labels (upstream, client, model, key_name, requested) VALUES (?, ?, ?, ?, ?)",
+		k.upstream, k.client, k.model, k.key, k.requested); err != nil {
+		return 0, err
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, "SELECT id FROM labels WHERE upstream = ? AND client = ? AND model = ? AND key_name = ? AND requested = ?",
+		k.upstream, k.client, k.model, k.key, k.requested).Scan(&id)
+	return id, err
+}
+
+func (l *Ledger) appendArgs(args []any, r usage.Record, labels int64) []any {
 	cost, _ := l.prices.Cost(r.Model, r.Tokens)
 	stream := 0
 	if r.Stream {
 		stream = 1
 	}
-	return append(args, r.Time.UnixMilli(), r.Upstream, r.Client, r.Model, stream, r.Status, r.Attempts,
+	return append(args, r.Time.UnixMilli(), labels, stream, r.Status, r.Attempts,
 		r.Duration.Microseconds(), r.TTFB.Microseconds(),
-		r.Tokens.Input, r.Tokens.Output, r.Tokens.CacheRead, r.Tokens.CacheWrite, cost, r.KeyName, r.Requested)
+		r.Tokens.Input, r.Tokens.Output, r.Tokens.CacheRead, r.Tokens.CacheWrite, cost)
 }
 
 // prune deletes rows older than the retention period.

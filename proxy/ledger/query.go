@@ -60,7 +60,7 @@ func query(ctx context.Context, db *sql.DB, q usage.Query) ([]usage.Row, error) 
 		sum(status >= 400 OR status = 0), sum(max(attempts - 1, 0)),
 		sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),
 		sum(cost_usd) AS cost_usd
-		FROM requests WHERE ts >= ? AND ts < ? GROUP BY `+strings.Join(names, ", ")+` ORDER BY `+order, since, until)
+		FROM named_requests WHERE ts >= ? AND ts < ? GROUP BY `+strings.Join(names, ", ")+` ORDER BY `+order, since, until)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func recent(ctx context.Context, db *sql.DB, n int) ([]usage.Entry, error) {
 	}
 	rows, err := db.QueryContext(ctx, `SELECT ts, upstream, client, model, stream, status, attempts, duration_us, ttfb_us,
 		input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, key_name, requested
-		FROM requests ORDER BY ts DESC, id DESC LIMIT ?`, n)
+		FROM named_requests ORDER BY ts DESC, id DESC LIMIT ?`, n)
 	if err != nil {
 		return nil, err
 	}
