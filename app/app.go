@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/clearway/clearway/app/view"
+	"github.com/clearway/clearway/dashboard"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/cookiejar"
 	"github.com/clearway/clearway/proxy/events"
@@ -73,7 +74,8 @@ type App struct {
 	keys        keychain.Store
 	lock        *instance.Lock
 	store       *cookiejar.Store
-	ledger      *ledger.Ledger // nil: usage is not recorded
+	ledger      *ledger.Ledger     // nil: usage is not recorded
+	dash        *dashboard.Handler // the dashboard's pages and sessions; they live as long as the App
 	lc          *Lifecycle
 	autostart   Autostart
 	beforeBuild func()
@@ -153,6 +155,9 @@ func Open(opts Options) (*App, error) {
 	}
 	a.store = store
 	a.ledger = OpenLedger(a.cfg, UsagePath(a.paths.Data), a.log)
+	if a.dash, err = dashboard.New(dashboard.Options{Auth: dashboard.NewAuth(nil), Version: a.version, Logger: a.log}); err != nil {
+		a.log.Warn("dashboard unavailable", "err", err) // embedded files: only a broken build gets here
+	}
 	build := opts.Build
 	if build == nil {
 		build = a.BuildProxy

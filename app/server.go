@@ -47,7 +47,9 @@ func (a *App) BuildProxy(ctx context.Context) (Server, error) {
 		Version:    a.version,
 	}
 	LedgerOptions(&opts, a.ledger)
-	srv, err := proxy.New(opts)
+	var srv *proxy.Server
+	a.dashboardOptions(&opts, &srv)
+	srv, err = proxy.New(opts)
 	if err != nil {
 		return nil, err
 	}

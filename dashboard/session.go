@@ -51,3 +51,22 @@ func (h *Handler) Authorize(r *http.Request) Verdict {
 	}
 	return Allowed
 }
+
+// Allow implements proxy.BrowserSessions: present is whether r carries a live
+// session, allowed whether that session may make this call (see Authorize).
+func (h *Handler) Allow(r *http.Request) (present, allowed bool) {
+	switch h.Authorize(r) {
+	case Allowed:
+		return true, true
+	case NoSession:
+		return false, false
+	default:
+		return true, false
+	}
+}
+
+// LoginURL returns a one-time login link for the dashboard served at base
+// ("http://127.0.0.1:8764"), valid for CodeTTL.
+func (h *Handler) LoginURL(base string) string {
+	return base + Prefix + "login?code=" + h.auth.MintCode()
+}

@@ -1,0 +1,127 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/clearway/clearway/app/view"
+	"github.com/clearway/clearway/dashboard"
+	"github.com/clearway/clearway/proxy"
+	"github.com/clearway/clearway/proxy/api"
+	"github.com/clearway/clearway/proxy/config"
+	"github.com/clearway/clearway/proxy/keychain"
+)
+
+// maxSecretBytes bounds a key sent to PUT /_clearway/keys/{name}.
+const maxSecretBytes = 64 << 10
+
+// dashboardOptions wires the dashboard into a proxy server's options: its
+// pages, its sessions for the admin API, and the application's endpoints the
+// page (and the CLI) use. srv is filled once the server is built; the
+// endpoints run only while it serves.
+func (a *App) dashboardOptions(opts *proxy.Options, srv **proxy.Server) {
+	if a.dash == nil {
+		return
+	}
+	opts.Dashboard = a.dash
+	opts.Browser = a.dash
+	opts.Routes = append(opts.Routes,
+		proxy.Route{Method: "POST", Path: api.PathUICode, Handler: func(w http.ResponseWriter, r *http.Request) {
+			base := "http://" + r.Host
+			if *srv != nil {
+				base = "http://" + (*srv).Addr()
+			}
+			writeJSON(w, http.StatusOK, api.UICode{URL: a.dash.LoginURL(base), Expires: time.Now().Add(dashboard.CodeTTL)})
+		}},
+		proxy.Route{Method: "PUT", Path: api.PathKey, Handler: func(w http.ResponseWriter, r *http.Request) {
+			name := r.PathValue("name")
+			b, err := io.ReadAll(io.LimitReader(r.Body, maxSecretBytes+1))
+			secret := strings.TrimSpace(string(b))
+			switch {
+			case err != nil || len(b) > maxSecretBytes:
+				writeAPIError(w, http.StatusRequestEntityTooLarge, "the key is unreadable or larger than 64 KiB")
+			case keychain.ValidName(name) != nil:
+				writeAPIError(w, http.StatusBadRequest, keychain.ValidName(name).Error())
+			case secret == "":
+				writeAPIError(w, http.StatusBadRequest, "the key is empty")
+			default:
+				if err := a.SetKey(name, secret); err != nil {
+					writeAPIError(w, http.StatusServiceUnavailable, "keychain: "+err.Error())
+					return
+				}
+				writeJSON(w, http.StatusOK, map[string]string{"set": name})
+			}
+		}},
+		proxy.Route{Method: "DELETE", Path: api.PathKey, Handler: func(w http.ResponseWriter, r *http.Request) {
+			name := r.PathValue("name")
+			if err := a.DeleteKey(name); err != nil && !errors.Is(err, keychain.ErrNotFound) {
+				writeAPIError(w, http.StatusServiceUnavailable, "keychain: "+err.Error())
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"deleted": name})
+		}},
+		proxy.Route{Method: "POST", Path: api.PathToken, Handler: func(w http.ResponseWriter, r *http.Request) {
+			tok, err := keychain.RotateClientToken(a.keys)
+			if err != nil {
+				writeAPIError(w, http.StatusServiceUnavailable, "keychain: "+err.Error())
+				return
+			}
+			if *srv != nil {
+				if err := (*srv).ReloadKeys(); err != nil {
+					writeAPIError(w, http.StatusServiceUnavailable, "the new token is stored but not in use yet (restart clearway): "+err.Error())
+					return
+				}
+			}
+			writeJSON(w, http.StatusOK, api.TokenRotated{Token: tok})
+		}},
+		proxy.Route{Method: "GET", Path: api.PathSettings, Handler: func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, a.settings())
+		}},
+		proxy.Route{Method: "POST", Path: api.PathSettings, Handler: func(w http.ResponseWriter, r *http.Request) {
+			var s api.Settings
+			if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&s); err != nil {
+				writeAPIError(w, http.StatusBadRequest, "settings: "+err.Error())
+				return
+			}
+			for _, p := range []struct {
+				pref view.Pref
+				on   *bool
+			}{{view.Notifications, s.Notifications}, {view.StartAtLogin, s.Autostart}} {
+				if p.on == nil {
+					continue
+				}
+				if err := a.SetPreference(p.pref, *p.on); err != nil {
+					writeAPIError(w, http.StatusConflict, p.pref.String()+": "+err.Error())
+					return
+				}
+			}
+			writeJSON(w, http.StatusOK, a.settings())
+		}},
+	)
+}
+
+// settings is what GET /_clearway/settings shows.
+func (a *App) settings() api.Settings {
+	snap, _ := a.Snapshot()
+	notes, login := snap.Notifications, snap.StartAtLogin
+	check := "ok"
+	if _, err := config.Load(a.cfg.Source); err != nil && a.cfg.Source != config.EmbeddedSource {
+		check = err.Error()
+	}
+	return api.Settings{Notifications: &notes, Autostart: &login, ConfigPath: ConfigShown(a.cfg), ConfigCheck: check}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeAPIError answers in the admin API's error shape.
+func writeAPIError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]any{"type": "error", "error": map[string]string{"type": "invalid_request_error", "message": msg}})
+}
