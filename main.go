@@ -30,6 +30,7 @@ Usage:
                                     cookies, network to each upstream) and say how to fix what is wrong
   clearway usage [--since 24h|7d|30d|DATE] [--by day|model|client|upstream] [--json|--csv]
                                     tokens, requests and estimated cost from the usage ledger
+  clearway dashboard [--print]      open the dashboard in the browser (--print: print its one-time link)
   clearway version
 
 Files: config $XDG_CONFIG_HOME/clearway/config.yaml (or $CLEARWAY_CONFIG),
@@ -90,6 +91,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cmdStatus(rest, stdout)
 	case "config":
 		return cmdConfig(rest, stdout)
+	case "dashboard":
+		return cmdDashboard(rest, stdout)
 	case "doctor":
 		return cmdDoctor(rest, stdout, stderr)
 	case "help", "-h", "--help":

@@ -139,3 +139,10 @@ func (c *Client) Do(ctx context.Context, method, path string, body io.Reader, ou
 	}
 	return nil
 }
+
+// UICode calls POST /ui/code: a one-time login link for the dashboard.
+func (c *Client) UICode(ctx context.Context) (UICode, error) {
+	var res UICode
+	err := c.Do(ctx, http.MethodPost, PathUICode, nil, &res, nil)
+	return res, err
+}
