@@ -247,7 +247,15 @@ func screenshots(t *testing.T, ctx context.Context, dir string) {
 			if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#tab-"+tab)), chromedp.WaitVisible(chromedp.CSS("#"+tab))); err != nil {
 				t.Fatal(err)
 			}
-			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+			if tab == "usage" { // charts take the colours of the scheme when drawn
+				if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.clearway.reloadUsage().then(() => true)`, chromedp.EvalAwaitPromise)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.scrollTo(0, 0); true`)); err != nil {
+				t.Fatal(err)
+			}
+			png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 			if err != nil {
 				t.Fatal(err)
 			}

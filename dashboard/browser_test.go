@@ -23,6 +23,7 @@ func TestPageRendersEveryTabWithoutProblems(t *testing.T) {
 		t.Fatal(err)
 	}
 	reset := time.Now().Add(90 * time.Second).UTC().Format(time.RFC3339)
+	today, yesterday := time.Now().Format("2006-01-02"), time.Now().AddDate(0, 0, -1).Format("2006-01-02")
 	api := map[string]string{
 		"/_clearway/status": `{"version":"v-test","addr":"127.0.0.1:1","keys":{"anthropic":true},"upstreams":[
 			{"name":"anthropic","state":"ok","requests":3,"retries":1,"failures":0,"in_flight":0,"queue_length":0,
@@ -34,7 +35,7 @@ func TestPageRendersEveryTabWithoutProblems(t *testing.T) {
 		"/_clearway/requests": `{"requests":[{"id":7,"time":"` + reset + `","client":"claude-code","upstream":"anthropic","model":"claude-sonnet-4-5",
 			"status":200,"attempts":2,"duration_ms":412,"input_tokens":1200,"output_tokens":300,
 			"attempt_log":[{"n":1,"status":429,"reason":"cloudflare 1015","wait_ms":1000,"wait_why":"retry-after","cookies":0},{"n":2,"status":200,"cookies":1}]}]}`,
-		"/_clearway/usage":    `{"rows":[{"day":"2026-11-29","model":"claude-sonnet-4-5","client":"claude-code","requests":2,"input_tokens":100,"output_tokens":50,"cost_usd":0.01},{"day":"2026-11-30","model":"claude-sonnet-4-5","client":"claude-code","requests":1,"input_tokens":1000,"output_tokens":300,"cost_usd":0.1}],"prices_date":"2026-11-01"}`,
+		"/_clearway/usage":    `{"rows":[{"day":"` + yesterday + `","model":"claude-sonnet-4-5","client":"claude-code","requests":2,"input_tokens":100,"output_tokens":50,"cost_usd":0.01},{"day":"` + today + `","model":"claude-sonnet-4-5","client":"claude-code","requests":1,"input_tokens":1000,"output_tokens":300,"cost_usd":0.1}],"prices_date":"2026-11-01"}`,
 		"/_clearway/settings": `{"notifications":true,"autostart":false,"config_path":"/tmp/config.yaml","config_check":"ok"}`,
 	}
 	mux := http.NewServeMux()
@@ -96,8 +97,8 @@ func TestPageRendersEveryTabWithoutProblems(t *testing.T) {
 			if err := chromedp.Do(ctx, chromedp.WaitReady(chromedp.CSS(`#chart-model canvas`))); err != nil {
 				t.Fatal(err)
 			}
-			raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.clearwayCharts["chart-model"].raw)`))
-			if err != nil || raw != "[[150,1300]]" {
+			raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.clearwayCharts["chart-model"].raw[0].slice(-3))`))
+			if err != nil || raw != "[0,150,1300]" {
 				t.Fatalf("chart data %s, %v", raw, err)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/clearway/clearway/proxy/api"
 	"github.com/clearway/clearway/proxy/cookiejar"
@@ -21,17 +22,24 @@ import (
 // a line here, a row in README's table.
 func (s *Server) newAdminMux() *http.ServeMux {
 	mux := http.NewServeMux()
+	allowed := map[string][]string{} // path -> its methods, for the 405s
 	handle := func(method, path string, h http.HandlerFunc, open bool) {
 		if !open {
 			h = s.adminAuth(h)
 		}
 		mux.HandleFunc(method+" "+path, h)
-		// The same path without a method matches every other method.
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", method)
-			writeError(w, r, http.StatusMethodNotAllowed, errInvalidRequest, r.Method+" "+path+" is not allowed; use "+method)
-		})
+		allowed[path] = append(allowed[path], method)
 	}
+	defer func() {
+		// The same paths without a method match every other method.
+		for path, methods := range allowed {
+			allow := strings.Join(methods, ", ")
+			mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Allow", allow)
+				writeError(w, r, http.StatusMethodNotAllowed, errInvalidRequest, r.Method+" "+path+" is not allowed; use "+allow)
+			})
+		}
+	}()
 	handle("GET", api.PathHealth, s.adminHealth, true)
 	handle("GET", api.PathStatus, s.adminStatus, false)
 	handle("GET", api.PathCookies, s.adminCookies, false)

@@ -187,11 +187,13 @@
   const charts = {};
   window.clearwayCharts = charts; // read by the browser tests
   const palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+  const dayKey = (d) => d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0");
   function stacked(rows, key) {
-    // rows: [{day, <key>, input_tokens, output_tokens, ...}] -> uPlot data, stacked.
-    const days = [...new Set(rows.map((r) => r.day))].sort();
+    // rows: [{day, <key>, tokens...}] -> the last 30 local days, one stacked bar each.
+    const days = [];
+    for (let i = 29; i >= 0; i--) { const d = new Date(); d.setHours(12, 0, 0, 0); d.setDate(d.getDate() - i); days.push(dayKey(d)); }
     const names = [...new Set(rows.map((r) => r[key] || "(unknown)"))].sort();
-    const xs = days.map((d) => Date.parse(d + "T00:00:00Z") / 1000);
+    const xs = days.map((d) => Date.parse(d + "T12:00:00") / 1000);
     const raw = names.map((n) => days.map((d) => rows.filter((r) => r.day === d && (r[key] || "(unknown)") === n)
       .reduce((s, r) => s + (r.input_tokens || 0) + (r.output_tokens || 0) + (r.cache_read_tokens || 0) + (r.cache_write_tokens || 0), 0)));
     const acc = days.map(() => 0);
@@ -201,21 +203,24 @@
   function drawChart(id, rows, key) {
     const box = document.getElementById(id);
     const s = stacked(rows, key);
-    if (charts[id]) charts[id].destroy();
+    if (charts[id] && charts[id].destroy) charts[id].destroy();
     box.replaceChildren();
-    if (!s.xs.length) { box.append(el("p", { class: "note", text: "No usage recorded yet." })); charts[id] = { data: [[]], raw: [], names: [] }; return; }
-    const series = [{}];
+    if (!s.names.length) { box.append(el("p", { class: "note", text: "No usage recorded yet." })); charts[id] = { raw: [], names: [] }; return; }
+    const css = getComputedStyle(document.documentElement);
+    const fg = css.getPropertyValue("--fg").trim(), line = css.getPropertyValue("--line").trim();
+    const series = [{ label: "Day", value: (u, v) => (v == null ? "--" : new Date(v * 1000).toLocaleDateString()) }];
     const data = [s.xs];
     // Draw the tallest (cumulative) series first so each shorter one sits in front.
     for (let i = s.names.length - 1; i >= 0; i--) {
       const c = palette[i % palette.length];
-      series.push({ label: s.names[i], stroke: c, fill: c, paths: uPlot.paths.bars({ size: [0.7, 60] }),
-        value: (u, v, si, di) => fmtTok(s.raw[i][di]) });
+      series.push({ label: s.names[i], stroke: c, fill: c, paths: uPlot.paths.bars({ size: [0.7, 40] }), points: { show: false },
+        value: (u, v, si, di) => (di == null ? "--" : fmtTok(s.raw[i][di])) });
       data.push(s.cum[i]);
     }
+    const axis = { stroke: fg, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 } };
     const width = Math.max(280, box.clientWidth - 10);
-    const u = new uPlot({ width, height: 240, series, scales: { x: { time: true } },
-      axes: [{ stroke: getComputedStyle(document.body).color }, { stroke: getComputedStyle(document.body).color, values: (u, vals) => vals.map(fmtTok), size: 60 }],
+    const u = new uPlot({ width, height: 240, series, scales: { x: { time: true, range: [s.xs[0] - 43200, s.xs[s.xs.length - 1] + 43200] } },
+      axes: [axis, Object.assign({}, axis, { values: (u, vals) => vals.map(fmtTok), size: 60 })],
     }, data, box);
     u.raw = s.raw; u.names = s.names;
     charts[id] = u;
@@ -239,6 +244,9 @@
       $("#usage-note").textContent = "Usage unavailable: " + e.message;
     }
   }
+  state.reloadUsage = loadUsage; // the browser tests await a redraw
+  // Redraw the charts when the system switches between light and dark.
+  matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => { if (!$("#usage").hidden) loadUsage(); });
   const rowsOf = (d) => (Array.isArray(d) ? d : (d && d.rows) || []);
 
   // ---------------------------------------------------------------- settings
@@ -263,7 +271,7 @@
     for (const name of Object.keys(keys).sort()) {
       const del = el("button", { type: "button", class: "secondary", "aria-label": "Delete key " + name, text: "Delete" });
       del.addEventListener("click", async () => {
-        try { await call("DELETE", "keys/" + encodeURIComponent(name)); msg("#key-msg", "Deleted " + name + "."); await loadStatus(); renderKeys(); }
+        try { await call("DELETE", "key/" + encodeURIComponent(name)); msg("#key-msg", "Deleted " + name + "."); await loadStatus(); renderKeys(); }
         catch (e) { msg("#key-msg", e.message, true); }
       });
       list.append(el("li", {}, el("span", { text: name + ": " + (keys[name] ? "set" : "missing") }), del));
@@ -273,7 +281,7 @@
     ev.preventDefault();
     const name = $("#key-name").value.trim(), value = $("#key-value").value;
     try {
-      await call("PUT", "keys/" + encodeURIComponent(name), value, "text/plain");
+      await call("PUT", "key/" + encodeURIComponent(name), value, "text/plain");
       $("#key-value").value = "";
       msg("#key-msg", "Saved " + name + " in the keychain.");
       await loadStatus();
@@ -288,20 +296,24 @@
       renderSetup();
     } catch (e) { msg("#token-msg", e.message, true); }
   });
-  function renderSetup() {
+  // setupText is the chosen client's setup with tok as its key.
+  function setupText(tok) {
     const base = location.origin;
-    const tok = state.token || "$(clearway token)";
     const t = {
       claude: "export ANTHROPIC_BASE_URL=" + base + "/anthropic\nexport ANTHROPIC_API_KEY=" + tok + "\nexport CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1\nclaude",
       anthropic: "from anthropic import Anthropic\nclient = Anthropic(base_url=\"" + base + "/anthropic\", api_key=\"" + tok + "\")",
       openai: "from openai import OpenAI\nclient = OpenAI(base_url=\"" + base + "/openai/v1\", api_key=\"" + tok + "\")",
       continue: "models:\n  - name: Claude via clearway\n    provider: anthropic\n    model: claude-sonnet-4-5\n    apiBase: " + base + "/anthropic/v1/\n    apiKey: " + tok,
     };
-    $("#setup-text").textContent = t[$("#setup-client").value];
+    return t[$("#setup-client").value];
+  }
+  // The page shows the setup with the token masked; Copy copies it whole.
+  function renderSetup() {
+    $("#setup-text").textContent = setupText(state.token ? state.token.slice(0, 4) + "…(copied in full)" : "$(clearway token)");
   }
   $("#setup-client").addEventListener("change", renderSetup);
   $("#copy-setup").addEventListener("click", async () => {
-    try { await navigator.clipboard.writeText($("#setup-text").textContent); msg("#token-msg", "Setup copied."); }
+    try { await navigator.clipboard.writeText(setupText(state.token || "$(clearway token)")); msg("#token-msg", "Setup copied."); }
     catch (_) { msg("#token-msg", "Copy is not allowed here; select the text instead.", true); }
   });
   function renderCookies() {

@@ -20,7 +20,7 @@ const (
 	PathEvents        = Prefix + "/events"         // GET: text/event-stream of "request" (Request) and "status" (Status) events
 	PathUI            = Prefix + "/ui/"            // the dashboard's pages (session cookie, not the token)
 	PathUICode        = Prefix + "/ui/code"        // POST: UICode, a one-time login link for the dashboard
-	PathKey           = Prefix + "/keys/{name}"    // PUT body: the secret (text/plain); DELETE: remove it
+	PathKey           = Prefix + "/key/{name}"     // PUT body: the secret (text/plain); DELETE: remove it
 	PathToken         = Prefix + "/token/rotate"   // POST: TokenRotated; the old token stops working at once
 	PathSettings      = Prefix + "/settings"       // GET: Settings; POST Settings fields to change
 )
