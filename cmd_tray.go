@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,13 +37,11 @@ func cmdApp(stderr io.Writer) error {
 		return err
 	}
 	defer a.Close()
-	// Start in the background: the icon shows "Starting…" at once, and a
-	// Stop clicked meanwhile abandons the start.
-	go func() {
-		if err := a.Start(); err != nil && !errors.Is(err, app.ErrClosed) {
-			log.Warn("the proxy did not start; the tray shows why", "err", err)
-		}
-	}()
+	// Start before the icon shows, as always: fyne.io/systray v1.12 loses a
+	// tooltip set while it registers the icon.
+	if err := a.Start(); err != nil {
+		log.Warn("the proxy did not start; the tray shows why", "err", err)
+	}
 	return tray.Run(ctx, a, tray.Options{Logger: log})
 }
 

@@ -17,9 +17,9 @@ import (
 )
 
 // TestTrayStopDuringStart clicks "Stop proxy" in the real tray menu while
-// the proxy is still starting (the start held where it reads the keychain,
-// by the CLEARWAY_TEST_START_HOLD hook, like a slow keychain that cannot be
-// interrupted), then lets that start finish: the proxy ends stopped and its
+// the proxy is still starting after a "Start proxy" click (the start held
+// where it reads the keychain by the CLEARWAY_TEST_START_HOLD hook, like a
+// slow keychain that cannot be interrupted), then lets that start finish: the proxy ends stopped and its
 // port closed, and the server built after the Stop never serves. A Start
 // afterwards serves on the same port.
 func TestTrayStopDuringStart(t *testing.T) {
@@ -73,10 +73,18 @@ func TestTrayStopDuringStart(t *testing.T) {
 			t.Logf("clearway output:\n%s", p.stderr.String())
 		}
 	})
-	it := host.WaitItem(t, wait)
-
-	// The first start is held: the menu says so and offers Stop.
+	// The start at launch goes through (the icon shows after it); then
+	// Stop, and Start again, held.
 	held := nextStart("the start at launch")
+	held.Close()
+	it := host.WaitItem(t, wait)
+	it.WaitEntry(t, wait, "Running on "+addr)
+	it.ClickPath(t, wait, "Stop proxy")
+	it.WaitEntry(t, wait, "Stopped")
+	it.ClickPath(t, wait, "Start proxy")
+	held = nextStart("the Start click")
+
+	// The start is held: the menu says so and offers Stop.
 	it.WaitEntry(t, wait, "Starting on "+addr+"…")
 	it.ClickPath(t, wait, "Stop proxy")
 	it.WaitEntry(t, wait, "Stopping…")

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"fyne.io/systray"
@@ -42,8 +41,6 @@ type menu struct {
 	icon        assets.State
 	iconSet     bool
 	tip         string
-
-	toggleMu sync.Mutex // one Start or Stop at a time
 }
 
 // node is a built menu item and its children; separators have no item.
@@ -190,8 +187,8 @@ func (m *menu) do(a action, arg string) {
 	s, _ := m.app.Snapshot()
 	switch a {
 	case actStart, actStop:
-		m.toggleMu.Lock()
-		defer m.toggleMu.Unlock()
+		// No lock here: the app's lifecycle orders concurrent requests (the
+		// last one wins), so a Stop clicked during a slow Start stops it.
 		if a == actStart {
 			m.check("Could not start the proxy", m.app.Start())
 		} else {
