@@ -65,7 +65,7 @@ func (a *App) dashboardOptions(opts *proxy.Options, srv **proxy.Server) {
 			writeJSON(w, http.StatusOK, map[string]string{"deleted": name})
 		}},
 		proxy.Route{Method: "POST", Path: api.PathToken, Handler: func(w http.ResponseWriter, r *http.Request) {
-			tok, err := keychain.RotateClientToken(a.keys)
+			tok, err := keychain.RotateClientTokenOrFile(a.keys, a.paths.TokenFile())
 			if err != nil {
 				writeAPIError(w, http.StatusServiceUnavailable, "keychain: "+err.Error())
 				return
@@ -76,7 +76,7 @@ func (a *App) dashboardOptions(opts *proxy.Options, srv **proxy.Server) {
 					return
 				}
 			}
-			writeJSON(w, http.StatusOK, api.TokenRotated{Token: tok})
+			writeJSON(w, http.StatusOK, api.TokenRotated{Token: tok.Value})
 		}},
 		proxy.Route{Method: "GET", Path: api.PathSettings, Handler: func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, a.settings())
