@@ -274,7 +274,8 @@ func TestRateLimitStorm(t *testing.T) {
 // TestCookiesClearThenRestart: `clearway cookies clear` on the running
 // instance keeps the pinned User-Agent, so the clearance earned next is
 // saved with it; after a restart, a client with another User-Agent gets
-// through at the first attempt (the pinned one is sent).
+// through at the first attempt (the pinned one is sent). `--unpin-ua` then
+// lets the next client's User-Agent through and pins it.
 func TestCookiesClearThenRestart(t *testing.T) {
 	r := newRig(t, &cfgate.Gate{})
 	res, _, ua := r.runClient(t, claudeCode, goodKey)
@@ -305,6 +306,20 @@ func TestCookiesClearThenRestart(t *testing.T) {
 		if !strings.HasPrefix(u, "claude-cli/") {
 			t.Errorf("the upstream saw User-Agent %q; want Claude Code's pinned one for every client", u)
 		}
+	}
+	// --unpin-ua forgets the pin (and the cookies): the next client's own
+	// User-Agent is sent and pinned, and a clearance is earned for it.
+	out = r.sb.clearway("cookies", "clear", "--unpin-ua", "anthropic")
+	if !strings.Contains(out, "forgot the pinned User-Agent") {
+		t.Errorf("cookies clear --unpin-ua said: %s", out)
+	}
+	res, _, ua = r.runClient(t, anthropicSDK, goodKey)
+	wantText(t, anthropicSDK, res)
+	r.api.mu.Lock()
+	last := r.api.uas[len(r.api.uas)-1]
+	r.api.mu.Unlock()
+	if ua != 2 || strings.HasPrefix(last, "claude-cli/") || last == "" {
+		t.Errorf("after --unpin-ua: %d upstream attempts with User-Agent %q; want 2 with the SDK's own", ua, last)
 	}
 }
 
