@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -278,5 +280,58 @@ func TestPlantedInstanceGetsNoToken(t *testing.T) {
 	_, stderr, code = sb.run("", "serve", "--config", sb.config, "--listen", "127.0.0.1:0")
 	if code == 0 || !strings.Contains(stderr, "chmod 700 "+dir) {
 		t.Errorf("serve in a world-writable data folder: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestStatusOverUnixSocket: `clearway serve` serves its admin endpoints on a
+// 0600 unix socket in a 0700 folder and records it; `clearway status` uses
+// it, so a squatted or wrong TCP address in instance.json never sees the
+// token (here the address is rewritten to a thief's listener: status still
+// answers from the real instance, and the thief gets nothing).
+func TestStatusOverUnixSocket(t *testing.T) {
+	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
+		t.Skip("unix socket admin API: Linux and macOS only")
+	}
+	var stolen atomic.Int64
+	thief := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { stolen.Add(1) }))
+	t.Cleanup(thief.Close)
+	sb := newSandbox(t)
+	sb.env["XDG_RUNTIME_DIR"] = ""
+	sb.env["CLEARWAY_TOKEN"] = "socket-test-TESTSECRET-token-0123456789"
+	sb.writeConfig("listen: 127.0.0.1:0\nupstreams: {api: {url: 'https://127.0.0.1:9'}}\n")
+	p := sb.serve()
+	infoPath := filepath.Join(sb.dataDir(), "instance.json")
+	var info struct {
+		PID         int    `json:"pid"`
+		Addr        string `json:"addr"`
+		Socket      string `json:"socket"`
+		ClientToken bool   `json:"client_token"`
+	}
+	b, err := os.ReadFile(infoPath)
+	if err != nil || json.Unmarshal(b, &info) != nil || info.Socket == "" {
+		t.Fatalf("instance.json has no socket: %s %v", b, err)
+	}
+	st, err := os.Lstat(info.Socket)
+	if err != nil || st.Mode()&os.ModeSocket == 0 || st.Mode().Perm() != 0o600 {
+		t.Fatalf("socket %s: %v %v", info.Socket, st, err)
+	}
+	if d, _ := os.Stat(filepath.Dir(info.Socket)); d.Mode().Perm() != 0o700 {
+		t.Errorf("socket folder mode %#o, want 0700", d.Mode().Perm())
+	}
+	info.Addr = strings.TrimPrefix(thief.URL, "http://")
+	b, _ = json.Marshal(info)
+	if err := os.WriteFile(infoPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := sb.run("", "status")
+	if code != 0 || !strings.Contains(out, "api") {
+		t.Errorf("status over the socket: exit %d, out %q, err %q", code, out, stderr)
+	}
+	if stolen.Load() != 0 {
+		t.Errorf("the TCP address got %d requests; the socket should have been used", stolen.Load())
+	}
+	_ = p.stop(syscall.SIGTERM)
+	if _, err := os.Lstat(info.Socket); !os.IsNotExist(err) {
+		t.Errorf("socket left after a clean stop: %v", err)
 	}
 }

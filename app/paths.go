@@ -1,7 +1,11 @@
 package app
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/adrg/xdg"
 	"github.com/clearway/clearway/proxy/keychain"
@@ -17,6 +21,11 @@ type Paths struct {
 	// Token is the client token's file on a machine where no keychain is
 	// reachable (keychain.ClientTokenOrFile); "" falls back to Logs/client_token.
 	Token string
+	// Socket is the admin socket the CLI talks to (Linux, macOS; "" for
+	// none): $XDG_RUNTIME_DIR/clearway/<id>.sock when that folder is set,
+	// else clearway.sock in Data. <id> is derived from Data, so instances
+	// with different data folders never share a socket.
+	Socket string
 }
 
 // TokenFile is where the client token is kept when no keychain is reachable:
@@ -38,5 +47,19 @@ func DefaultPaths() Paths {
 		Logs:    filepath.Join(xdg.StateHome, "clearway"),
 		Prefs:   filepath.Join(xdg.ConfigHome, "clearway", "preferences.json"),
 		Token:   filepath.Join(xdg.StateHome, "clearway", keychain.TokenFileName),
+		Socket:  SocketPath(data),
 	}
+}
+
+// SocketPath returns the admin socket's path for the data folder data (see
+// Paths.Socket); "" on Windows, which keeps TCP with the token.
+func SocketPath(data string) string {
+	if runtime.GOOS == "windows" {
+		return ""
+	}
+	if rt := os.Getenv("XDG_RUNTIME_DIR"); rt != "" && filepath.IsAbs(rt) {
+		sum := sha256.Sum256([]byte(data))
+		return filepath.Join(rt, "clearway", hex.EncodeToString(sum[:6])+".sock")
+	}
+	return filepath.Join(data, "clearway.sock")
 }

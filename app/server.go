@@ -39,12 +39,13 @@ func (a *App) BuildProxy(ctx context.Context) (Server, error) {
 		KeyNotFound: func(err error) bool {
 			return errors.Is(err, keychain.ErrNotFound) || (unreachable != "" && keychain.Unreachable(err))
 		},
-		Token:      tok.Value,
-		TokenName:  keychain.ClientTokenName,
-		MissingKey: MissingKeyHint(a.keys, unreachable),
-		Bus:        a.bus,
-		Logger:     a.log,
-		Version:    a.version,
+		Token:       tok.Value,
+		TokenName:   keychain.ClientTokenName,
+		MissingKey:  MissingKeyHint(a.keys, unreachable),
+		Bus:         a.bus,
+		Logger:      a.log,
+		Version:     a.version,
+		AdminSocket: a.paths.Socket,
 	}
 	LedgerOptions(&opts, a.ledger)
 	var srv *proxy.Server
@@ -104,14 +105,14 @@ func (s *proxyServer) Run(ctx context.Context) error {
 	go func() { done <- s.Server.Run(ctx) }()
 	select {
 	case <-s.Ready():
-		if err := s.app.lock.SetAddr(s.Addr()); err != nil {
+		if err := s.app.lock.SetEndpoints(s.Addr(), s.AdminSocket()); err != nil {
 			s.app.log.Warn("could not record the address in the instance file", "err", err)
 		}
 	case err := <-done:
 		return err
 	}
 	err := <-done
-	_ = s.app.lock.SetAddr("")
+	_ = s.app.lock.SetEndpoints("", "")
 	return err
 }
 

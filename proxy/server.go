@@ -47,6 +47,10 @@ type Options struct {
 	Clock      throttle.Clock // time for retry waits and throttling; nil: the wall clock
 	Version    string         // shown by /_clearway/health and status
 	Listener   net.Listener   // serve on this instead of listening on Config.Listen
+	// AdminSocket, if set, is a unix socket path where the /_clearway/
+	// endpoints are also served, to the same user only (Linux and macOS;
+	// see adminsocket.go). "" serves them on TCP alone.
+	AdminSocket string
 
 	// The request path's seams (see package seam). Each nil field gets the
 	// default, which is what clearway does without them.
@@ -131,6 +135,8 @@ type Server struct {
 	sharedBroken *shared.Status
 
 	listener net.Listener
+	sockPath string                 // Options.AdminSocket
+	socket   atomic.Pointer[string] // the admin socket while it serves
 	addr     atomic.Pointer[string]
 	ready    chan struct{}
 	inFlight atomic.Int64
@@ -175,6 +181,7 @@ func New(opts Options) (*Server, error) {
 		version:  opts.Version,
 		sessions: map[string]*session{},
 		listener: opts.Listener,
+		sockPath: opts.AdminSocket,
 		ready:    make(chan struct{}),
 	}
 	if s.log == nil {
@@ -382,6 +389,16 @@ func (s *Server) Run(ctx context.Context) error {
 	var stopOnce sync.Once
 	hs.RegisterOnShutdown(func() { stopOnce.Do(func() { close(s.stopping) }) }) // event streams end, so Shutdown is not held by them
 
+	if s.sockPath != "" {
+		stopSocket, err := s.serveAdminSocket(s.sockPath)
+		if err != nil {
+			s.log.Warn("admin socket not available; clearway commands reach this instance over TCP with the token", "path", s.sockPath, "err", err)
+		} else {
+			p := s.sockPath
+			s.socket.Store(&p)
+			defer func() { s.socket.Store(nil); stopSocket() }()
+		}
+	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	refreshCtx, stopRefresh := context.WithCancel(ctx)

@@ -33,8 +33,12 @@ const InfoName = "instance.json"
 // Info describes a running instance. It is written into the lock file; it
 // holds no secret.
 type Info struct {
-	PID     int       `json:"pid"`
-	Addr    string    `json:"addr,omitempty"` // where it serves; "" until it listens
+	PID  int    `json:"pid"`
+	Addr string `json:"addr,omitempty"` // where it serves; "" until it listens
+	// Socket is the unix socket where its admin endpoints answer the same
+	// user only (Linux, macOS); "" when there is none. Commands prefer it to
+	// Addr: a TCP port can be squatted by another user, this cannot.
+	Socket  string    `json:"socket,omitempty"`
 	Started time.Time `json:"started"`
 	Version string    `json:"version,omitempty"`
 	// ClientToken says whether the instance requires the client token on its
@@ -120,6 +124,13 @@ func Acquire(dir string, info Info) (*Lock, error) {
 // for other commands to find.
 func (l *Lock) SetAddr(addr string) error {
 	l.info.Addr = addr
+	return l.write()
+}
+
+// SetEndpoints records the TCP address and the admin socket ("" for none)
+// in one write.
+func (l *Lock) SetEndpoints(addr, socket string) error {
+	l.info.Addr, l.info.Socket = addr, socket
 	return l.write()
 }
 
