@@ -55,7 +55,21 @@ func Unreachable(err error) bool {
 // The file is refused (an error saying what to do) when its folder can be
 // written by others or the file can be read by others (not checked on
 // Windows, where the profile's ACL applies).
+//
+// A token shorter than MinTokenLength is refused (ErrWeakToken) with the way
+// to make a new one; RotateClientTokenOrFile still replaces it.
 func ClientTokenOrFile(s Store, path string) (Token, error) {
+	t, err := clientTokenOrFile(s, path)
+	if err == nil {
+		err = checkToken(s, t.Value)
+	}
+	if err != nil {
+		return Token{}, err
+	}
+	return t, nil
+}
+
+func clientTokenOrFile(s Store, path string) (Token, error) {
 	tok, err := s.Get(ClientTokenName)
 	switch {
 	case err == nil:
@@ -90,7 +104,7 @@ func ClientTokenOrFile(s Store, path string) (Token, error) {
 // RotateClientTokenOrFile replaces the client token where ClientTokenOrFile
 // keeps it (the keychain, or the fallback file) and returns the new one.
 func RotateClientTokenOrFile(s Store, path string) (Token, error) {
-	cur, err := ClientTokenOrFile(s, path)
+	cur, err := clientTokenOrFile(s, path) // a short token is what rotating fixes
 	if err != nil {
 		return Token{}, err
 	}

@@ -153,8 +153,8 @@ func TestEnvBackendWithoutTokenUsesTheFile(t *testing.T) {
 	if err != nil || tok.File != path || !strings.Contains(tok.Why, TokenVar) {
 		t.Fatalf("env backend without %s: %+v, %v", TokenVar, tok.File, err)
 	}
-	s = New(Options{Getenv: fakeEnv(map[string]string{BackendVar: "env", TokenVar: "from-env"}), Logger: slog.New(slog.DiscardHandler)})
-	if tok, err := ClientTokenOrFile(s, path); err != nil || tok.Value != "from-env" || tok.File != "" {
+	s = New(Options{Getenv: fakeEnv(map[string]string{BackendVar: "env", TokenVar: "from-env-0123456789abcdef0123456789"}), Logger: slog.New(slog.DiscardHandler)})
+	if tok, err := ClientTokenOrFile(s, path); err != nil || tok.Value != "from-env-0123456789abcdef0123456789" || tok.File != "" {
 		t.Fatalf("env backend with %s: file %q, %v", TokenVar, tok.File, err)
 	}
 }
