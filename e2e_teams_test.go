@@ -283,6 +283,9 @@ func TestTeamSharesOneRateBudget(t *testing.T) {
 	for _, n := range []int{1, 3, 5} {
 		got, statuses := loadWindow(t, up, team[:n], 10*time.Second)
 		t.Logf("%d instance(s), 2 clients each, 10 s: the upstream got %d requests; client answers %v; turns taken locally %d", n, got, statuses, localTurns(t, team))
+		if lt := localTurns(t, team); lt != 0 {
+			t.Errorf("%d instance(s): %d requests took their turn on local limits; the budget was not all shared", n, lt)
+		}
 		if got < 9 || got > 11 {
 			t.Errorf("%d instance(s): the upstream got %d requests in 10 s, want 9 to 11", n, got)
 		}
