@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 
 	"github.com/adrg/xdg"
 	"github.com/clearway/clearway/app"
@@ -69,4 +70,12 @@ func doctorOptions(cfgPath string) doctor.Options {
 		CookiesPath: app.DefaultPaths().Cookies,
 		UsagePath:   filepath.Join(app.DefaultPaths().Data, "usage.db"),
 	}
+}
+
+// diagnose runs the doctor's checks for the tray's "Run diagnostics".
+func diagnose(ctx context.Context) (report, summary string, problems []string) {
+	rs := doctor.Run(ctx, doctorOptions(""))
+	var b strings.Builder
+	_ = doctor.WriteText(&b, rs)
+	return b.String(), doctor.Summary(rs), doctor.Problems(rs)
 }

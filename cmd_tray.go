@@ -42,7 +42,7 @@ func cmdApp(stderr io.Writer) error {
 	if err := a.Start(); err != nil {
 		log.Warn("the proxy did not start; the tray shows why", "err", err)
 	}
-	return tray.Run(ctx, a, tray.Options{Logger: log})
+	return tray.Run(ctx, a, tray.Options{Logger: log, Diagnose: diagnose})
 }
 
 // appOptions wires the application for cfg: the desktop's start-at-login

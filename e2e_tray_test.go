@@ -137,6 +137,31 @@ func TestTrayWithTheRealBinary(t *testing.T) {
 	it.ClickPath(t, wait, "Start at login")
 	traytest.Wait(t, "the autostart file goes", wait, func() bool { _, err := os.Stat(autostart); return os.IsNotExist(err) })
 
+	// Run diagnostics: the real checks of this clearway, summed up in a
+	// notification (no X here, so the report cannot reach a clipboard and
+	// the notification says where to get it instead).
+	it.ClickPath(t, wait, "Run diagnostics")
+	diag := rec.WaitFor(t, func(ns []desktoptest.Notification) bool {
+		for _, n := range ns {
+			if strings.HasPrefix(n.Summary, "Diagnostics: ") {
+				return true
+			}
+		}
+		return false
+	}, wait)
+	for _, n := range diag {
+		if !strings.HasPrefix(n.Summary, "Diagnostics: ") {
+			continue
+		}
+		t.Logf("Run diagnostics: %s\n%s", n.Summary, n.Body)
+		if !strings.Contains(n.Summary, " ok, ") || strings.Contains(n.Summary+n.Body, "TESTSECRET") {
+			t.Errorf("diagnostics notification %q %q", n.Summary, n.Body)
+		}
+		if !strings.Contains(n.Body, "clearway doctor") && !strings.Contains(n.Body, "on the clipboard") {
+			t.Errorf("the diagnostics notification does not say where the report is: %q", n.Body)
+		}
+	}
+
 	// Quit from the menu ends the process cleanly.
 	it.ClickPath(t, wait, "Quit")
 	select {

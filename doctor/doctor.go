@@ -178,6 +178,22 @@ func Summary(rs []Result) string {
 	return fmt.Sprintf("%d ok, %d %s, %d failed", ok, warn, plural(warn, "warning", "warnings"), fail)
 }
 
+// Problems returns one line per result that is not OK, failures first, e.g.
+// "✗ port: 127.0.0.1:8764 is in use by another program: pid 4242 (nginx)".
+func Problems(rs []Result) []string {
+	var fails, warns []string
+	for _, r := range rs {
+		line := r.Status.Symbol() + " " + r.Name + ": " + r.Detail
+		switch r.Status {
+		case Fail:
+			fails = append(fails, line)
+		case Warn:
+			warns = append(warns, line)
+		}
+	}
+	return append(fails, warns...)
+}
+
 // WriteText prints one line per result (mark, name, detail) and, under each
 // that is not OK, its fix, then the Summary.
 func WriteText(w io.Writer, rs []Result) error {

@@ -198,6 +198,9 @@ func TestOutput(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil || len(back) != 3 || back[1]["status"] != "fail" || back[1]["fix"] != "stop it" || back[0]["name"] != "config" {
 		t.Errorf("json %s (%v)", b.String(), err)
 	}
+	if got := Problems(rs); len(got) != 2 || got[0] != "✗ port: held by pid 1" || got[1] != "! tray-host: none" {
+		t.Errorf("Problems = %q, failures first", got)
+	}
 	if Failed(rs) != 1 {
 		t.Errorf("Failed = %d", Failed(rs))
 	}

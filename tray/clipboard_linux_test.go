@@ -76,6 +76,16 @@ func TestTrayClipboard(t *testing.T) {
 		traytest.Wait(t, "OpenAI setup on the clipboard", waitLong, func() bool { return readClipboard() == want })
 	})
 
+	t.Run("run diagnostics", func(t *testing.T) {
+		it.ClickPath(t, waitLong, "Run diagnostics")
+		traytest.Wait(t, "the diagnostics report on the clipboard", waitLong, func() bool { return readClipboard() == helperReport })
+		n := waitNote("Diagnostics: 1 ok, 1 warning, 1 failed")
+		if !strings.Contains(n.Body, "✗ port: 127.0.0.1:8764 is in use by another program: pid 4242 (nginx)\n! tray: none\n") ||
+			!strings.Contains(n.Body, "on the clipboard") {
+			t.Errorf("diagnostics notification body %q", n.Body)
+		}
+	})
+
 	t.Run("set key from clipboard", func(t *testing.T) {
 		const secret = "sk-test-openai-secret-9f3a"
 		writeClipboard(secret + "\n")

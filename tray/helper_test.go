@@ -56,7 +56,7 @@ func helperMain(mode string) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGHUP)
 	defer cancel()
 	quit := false
-	err := Run(ctx, app, Options{Logger: logger, OnQuit: func() { quit = true }})
+	err := Run(ctx, app, Options{Logger: logger, OnQuit: func() { quit = true }, Diagnose: helperDiagnose})
 	_ = app.Stop()
 	if err != nil {
 		logger.Error("helper: run", "err", err)
@@ -64,6 +64,14 @@ func helperMain(mode string) int {
 	}
 	fmt.Printf("helper: tray returned, quit clicked: %v\n", quit)
 	return 0
+}
+
+// helperReport is what the helper's Diagnose returns as the full report.
+const helperReport = "✓ config  fine\n✗ port    127.0.0.1:8764 is in use by another program: pid 4242 (nginx)\n          fix: stop that program\n! tray    none\n1 ok, 1 warning, 1 failed\n"
+
+func helperDiagnose(context.Context) (string, string, []string) {
+	return helperReport, "1 ok, 1 warning, 1 failed",
+		[]string{"✗ port: 127.0.0.1:8764 is in use by another program: pid 4242 (nginx)", "! tray: none"}
 }
 
 // helperApp is a real, small app for the helper process: Start and Stop

@@ -232,9 +232,45 @@ func (m *menu) do(a action, arg string) {
 			return
 		}
 		m.check("Could not open the log folder", m.opts.OpenPath(s.LogDir))
+	case actDiagnose:
+		m.diagnose()
 	case actQuit:
 		m.quit()
 	}
+}
+
+// diagnoseTimeout bounds Run diagnostics; each network check has its own 5 s.
+const diagnoseTimeout = 30 * time.Second
+
+// diagnose runs the checks, puts the full report on the clipboard and shows
+// the summary and the first problems in a notification.
+func (m *menu) diagnose() {
+	if m.opts.Diagnose == nil {
+		m.feedback("Diagnostics are not available", "Run `clearway doctor` in a terminal.")
+		return
+	}
+	ctx, cancel := context.WithTimeout(m.ctx, diagnoseTimeout)
+	defer cancel()
+	report, summary, problems := m.opts.Diagnose(ctx)
+	const shown = 3
+	var body strings.Builder
+	for i, p := range problems {
+		if i == shown {
+			fmt.Fprintf(&body, "... and %d more.\n", len(problems)-shown)
+			break
+		}
+		body.WriteString(p + "\n")
+	}
+	if len(problems) == 0 {
+		body.WriteString("Everything clearway needs works here.\n")
+	}
+	if err := m.opts.Clipboard.WriteAll(report); err != nil {
+		m.opts.Logger.Warn("tray: could not copy the diagnostics", "err", err)
+		body.WriteString("The full report could not be copied (" + err.Error() + "): run `clearway doctor` in a terminal.")
+	} else {
+		body.WriteString("The full report is on the clipboard.")
+	}
+	m.notes.deliver(Notification{Key: "feedback", Summary: "Diagnostics: " + summary, Body: body.String(), Urgent: len(problems) > 0 && strings.HasPrefix(problems[0], "✗")})
 }
 
 // setKey stores the clipboard's content as key name after a sanity check.

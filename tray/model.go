@@ -20,6 +20,7 @@ const (
 	actStartAtLogin
 	actOpenConfig
 	actOpenLogs
+	actDiagnose
 	actQuit
 )
 
@@ -47,7 +48,8 @@ func button(label string, a action, arg string) entry {
 
 // buildModel lays out the whole menu for s. The order is fixed:
 // status, Start/Stop, the copy actions, the Upstreams and API keys
-// submenus, the two preferences, the two "Open" actions and Quit.
+// submenus, the two preferences, the two "Open" actions, Run diagnostics
+// and Quit.
 func buildModel(s view.Snapshot) []entry {
 	m := []entry{info(statusLine(s))}
 	if p := problemLine(s); p != "" {
@@ -76,6 +78,7 @@ func buildModel(s view.Snapshot) []entry {
 		separator(),
 		enabledIf(button("Open config file", actOpenConfig, ""), s.ConfigPath != ""),
 		enabledIf(button("Open log folder", actOpenLogs, ""), s.LogDir != ""),
+		button("Run diagnostics", actDiagnose, ""),
 		separator(),
 		button("Quit", actQuit, ""),
 	)

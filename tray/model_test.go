@@ -72,6 +72,7 @@ func TestBuildModel(t *testing.T) {
 		"--",
 		"Open config file",
 		"Open log folder",
+		"Run diagnostics",
 		"--",
 		"Quit",
 	}, "\n")

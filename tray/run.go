@@ -30,6 +30,13 @@ type Options struct {
 	// OpenPath opens a file or folder in the user's default application;
 	// nil means xdg-open, open or rundll32 depending on the system.
 	OpenPath func(path string) error
+	// Diagnose runs clearway's checks (`clearway doctor`) for the "Run
+	// diagnostics" item: report is the whole text (it goes on the
+	// clipboard), summary one line such as "12 ok, 2 warnings, 1 failed",
+	// and problems the lines of the checks that are not ok, worst first.
+	// None may hold a secret. nil makes the item say diagnostics are not
+	// available.
+	Diagnose func(ctx context.Context) (report, summary string, problems []string)
 	// NoNotifications turns desktop notifications of proxy events off
 	// whatever State().Notifications says (for main's own tests).
 	NoNotifications bool

@@ -189,7 +189,7 @@ func TestTrayOverDBus(t *testing.T) {
 		"  openai: idle", "    (https://api.openai.com)", "    (0 requests, 0 retries)", "    (0 cookies kept)", "    (Clear cookies)",
 		"API keys (1 missing)", "  anthropic: set", "    (Used by anthropic)", "    Set from clipboard", "    Remove",
 		"  openai: missing", "    (Used by openai)", "    Set from clipboard", "    (Remove)", "--",
-		"[x] Notifications", "[ ] Start at login", "--", "Open config file", "Open log folder", "--", "Quit",
+		"[x] Notifications", "[ ] Start at login", "--", "Open config file", "Open log folder", "Run diagnostics", "--", "Quit",
 	}
 	if got := m.Labels(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("menu:\n%s\n\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
