@@ -27,8 +27,9 @@ func requireRoot(t *testing.T, why string) {
 	desktoptest.Unmet(t, why+" needs root (CI runs as root)")
 }
 
-// TestFullDataFolderKeepsServing puts the data folder on a tiny tmpfs, fills
-// it, and checks that the proxy keeps serving while the cookie save fails,
+// TestFullDataFolderKeepsServing puts the data folder on a tiny tmpfs (256
+// KiB: the usage ledger's usage.db, -wal and -shm take about 57 KiB of it),
+// fills it, and checks that the proxy keeps serving while the cookie save fails,
 // says so once, and saves once there is room again.
 func TestFullDataFolderKeepsServing(t *testing.T) {
 	requireRoot(t, "mounting a small tmpfs as the data folder")
@@ -46,7 +47,7 @@ func TestFullDataFolderKeepsServing(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
@@ -57,7 +58,7 @@ func TestFullDataFolderKeepsServing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = f.Write(make([]byte, 128<<10)) // more than fits: the write stops at ENOSPC
+	_, _ = f.Write(make([]byte, 512<<10)) // more than fits: the write stops at ENOSPC
 	f.Close()
 
 	for i := range 5 {
