@@ -74,7 +74,7 @@ func splitRoute(escaped string) (name, rest string, ok bool) {
 		// Upstream names are plain; an encoded name is a trick or a typo.
 		return "", "", false
 	}
-	for _, seg := range strings.Split(p, "/") {
+	for seg := range strings.SplitSeq(p, "/") {
 		d, err := url.PathUnescape(seg)
 		if err != nil {
 			return "", "", false
@@ -82,7 +82,7 @@ func splitRoute(escaped string) (name, rest string, ok bool) {
 		if strings.Contains(d, "\\") {
 			return "", "", false
 		}
-		for _, part := range strings.Split(d, "/") {
+		for part := range strings.SplitSeq(d, "/") {
 			if part == "." || part == ".." {
 				return "", "", false
 			}

@@ -48,6 +48,7 @@ type config struct {
 	realDeltas     int
 	realGap        time.Duration
 	perfDir        string
+	pprofDir       string
 	keep           bool
 	jsonConc       int
 	sseConc        int
@@ -127,6 +128,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.realDeltas, "real-deltas", 20, "content_block_delta events per stream in the realistic scenario")
 	fs.DurationVar(&cfg.realGap, "real-gap", 20*time.Millisecond, "time between content_block_delta events in the realistic scenario")
 	fs.StringVar(&cfg.perfDir, "perf", "", "after the rounds, profile each proxy with `perf record` and `perf stat` on json-c50, json-c1 and sse-nogap into this directory")
+	fs.StringVar(&cfg.pprofDir, "pprof", "", "build clearway with -tags benchprofile and write a Go CPU profile of every clearway process into this directory (LABEL-N.prof, N counting the target's starts)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (configs, proxy logs)")
 	fs.IntVar(&cfg.jsonConc, "c", 50, "concurrency of the high-concurrency non-streaming scenario")
 	fs.IntVar(&cfg.sseConc, "sse-c", 20, "concurrency of the streaming scenarios")
@@ -175,6 +177,16 @@ func parseFlags(args []string) (*config, error) {
 			return nil, fmt.Errorf("bad -open count %q", s)
 		}
 		cfg.openCounts = append(cfg.openCounts, n)
+	}
+	if cfg.pprofDir != "" {
+		abs, err := filepath.Abs(cfg.pprofDir)
+		if err != nil {
+			return nil, err
+		}
+		cfg.pprofDir = abs
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.out != "" && cfg.jsonOut == "" {
 		cfg.jsonOut = strings.TrimSuffix(cfg.out, filepath.Ext(cfg.out)) + ".json"
@@ -342,22 +354,22 @@ func makeTarget(ctx context.Context, cfg *config, name, upstreamURL, tmp, pin st
 		bin := cfg.clearwayBin
 		if bin == "" {
 			bin = filepath.Join(tmp, "clearway")
-			if err := goBuild(ctx, bin, "."); err != nil {
+			if err := goBuild(ctx, bin, ".", clearwayTags(cfg)...); err != nil {
 				return nil, err
 			}
 		}
-		return newClearwayTarget(name, bin, upstreamURL, tmp, pin, true), nil
+		return newClearwayTarget(name, bin, upstreamURL, tmp, pin, true, cfg.pprofDir), nil
 	case "clearway-noledger":
 		bin := cfg.clearwayBin
 		if bin == "" {
 			bin = filepath.Join(tmp, "clearway")
 			if _, err := os.Stat(bin); err != nil {
-				if err := goBuild(ctx, bin, "."); err != nil {
+				if err := goBuild(ctx, bin, ".", clearwayTags(cfg)...); err != nil {
 					return nil, err
 				}
 			}
 		}
-		return newClearwayTarget(name, bin, upstreamURL, tmp, pin, false), nil
+		return newClearwayTarget(name, bin, upstreamURL, tmp, pin, false, cfg.pprofDir), nil
 	case "ccr":
 		cli := cfg.ccrCLI
 		if cli == "" {
@@ -382,16 +394,24 @@ func makeTarget(ctx context.Context, cfg *config, name, upstreamURL, tmp, pin st
 }
 
 // goBuild builds pkg (relative to the module root) into out.
-func goBuild(ctx context.Context, out, pkg string) error {
+func goBuild(ctx context.Context, out, pkg string, flags ...string) error {
 	root, err := moduleRoot(ctx)
 	if err != nil {
 		return err
 	}
 	slog.Info("building", "package", pkg, "out", out)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd := exec.CommandContext(ctx, "go", append(append([]string{"build"}, flags...), "-o", out, pkg)...)
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+// clearwayTags are the build flags of the clearway binary the harness builds.
+func clearwayTags(cfg *config) []string {
+	if cfg.pprofDir != "" {
+		return []string{"-tags", "benchprofile"}
 	}
 	return nil
 }

@@ -249,35 +249,38 @@ func newStockTarget(bin, upstreamURL, workDir, pin string) *proxyTarget {
 
 // newClearwayTarget runs `clearway serve` with a generated config, a private
 // HOME and XDG directories, and the env keychain, so it touches nothing of the user's.
-// ledger false writes usage: {enabled: false}.
-func newClearwayTarget(label, bin, upstreamURL, workDir, pin string, ledger bool) *proxyTarget {
-	return &proxyTarget{
-		label: label, prefix: "/mock", pinCPU: pin, workDir: workDir,
-		prepare: func(dir, listen string) ([]string, []string, error) {
-			home := filepath.Join(dir, "home")
-			env := []string{
-				"HOME=" + home,
-				"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
-				"XDG_DATA_HOME=" + filepath.Join(home, ".local", "share"),
-				"XDG_STATE_HOME=" + filepath.Join(home, ".local", "state"),
-				"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
-				"XDG_RUNTIME_DIR=" + filepath.Join(dir, "run"),
-				"CLEARWAY_KEYCHAIN=env",
-				"CLEARWAY_CONFIG=" + filepath.Join(dir, "config.yaml"),
-			}
-			for _, d := range []string{home, filepath.Join(dir, "run")} {
-				if err := os.MkdirAll(d, 0o700); err != nil {
-					return nil, nil, err
-				}
-			}
-			conf := clearwayConfig(listen, upstreamURL, ledger)
-			if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(conf), 0o600); err != nil {
+// ledger false writes usage: {enabled: false}. A pprofDir gets a Go CPU
+// profile per start (a binary built with -tags benchprofile).
+func newClearwayTarget(label, bin, upstreamURL, workDir, pin string, ledger bool, pprofDir string) *proxyTarget {
+	p := &proxyTarget{label: label, prefix: "/mock", pinCPU: pin, workDir: workDir}
+	p.prepare = func(dir, listen string) ([]string, []string, error) {
+		home := filepath.Join(dir, "home")
+		env := []string{
+			"HOME=" + home,
+			"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+			"XDG_DATA_HOME=" + filepath.Join(home, ".local", "share"),
+			"XDG_STATE_HOME=" + filepath.Join(home, ".local", "state"),
+			"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
+			"XDG_RUNTIME_DIR=" + filepath.Join(dir, "run"),
+			"CLEARWAY_KEYCHAIN=env",
+			"CLEARWAY_CONFIG=" + filepath.Join(dir, "config.yaml"),
+		}
+		for _, d := range []string{home, filepath.Join(dir, "run")} {
+			if err := os.MkdirAll(d, 0o700); err != nil {
 				return nil, nil, err
 			}
-			argv := []string{bin, "serve", "--config", filepath.Join(dir, "config.yaml"), "--listen", listen}
-			return argv, env, nil
-		},
+		}
+		conf := clearwayConfig(listen, upstreamURL, ledger)
+		if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(conf), 0o600); err != nil {
+			return nil, nil, err
+		}
+		if pprofDir != "" {
+			env = append(env, "CLEARWAY_BENCH_CPUPROFILE="+filepath.Join(pprofDir, fmt.Sprintf("%s-%d.prof", label, p.seq)))
+		}
+		argv := []string{bin, "serve", "--config", filepath.Join(dir, "config.yaml"), "--listen", listen}
+		return argv, env, nil
 	}
+	return p
 }
 
 // clearwayConfig is the benchmark's clearway configuration: one upstream

@@ -18,14 +18,15 @@ type Limit struct {
 }
 
 // limitHeaders names, per limit, the header that gives its size; the remaining
-// and reset headers come from resetHeaders, in the same order.
-var limitHeaders = []struct{ name, limit string }{
-	{"requests", "anthropic-ratelimit-requests-limit"},
-	{"tokens", "anthropic-ratelimit-tokens-limit"},
-	{"input-tokens", "anthropic-ratelimit-input-tokens-limit"},
-	{"output-tokens", "anthropic-ratelimit-output-tokens-limit"},
-	{"requests", "x-ratelimit-limit-requests"},
-	{"tokens", "x-ratelimit-limit-tokens"},
+// and reset headers come from resetHeaders, in the same order. limitKey is
+// limit's canonical form, set by init.
+var limitHeaders = []struct{ name, limit, limitKey string }{
+	{"requests", "anthropic-ratelimit-requests-limit", ""},
+	{"tokens", "anthropic-ratelimit-tokens-limit", ""},
+	{"input-tokens", "anthropic-ratelimit-input-tokens-limit", ""},
+	{"output-tokens", "anthropic-ratelimit-output-tokens-limit", ""},
+	{"requests", "x-ratelimit-limit-requests", ""},
+	{"tokens", "x-ratelimit-limit-tokens", ""},
 }
 
 // Headroom reads every rate limit an answer states (Anthropic's
@@ -37,15 +38,21 @@ func Headroom(h http.Header, now time.Time) []Limit {
 	var out []Limit
 	for i, lh := range limitHeaders {
 		rh := resetHeaders[i]
-		rem, err := strconv.ParseInt(strings.TrimSpace(h.Get(rh.remaining)), 10, 64)
+		v := headerValue(h, rh.remainingKey)
+		if v == "" {
+			continue // not stated: skip the parse and its error value
+		}
+		rem, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if err != nil || rem < 0 {
 			continue
 		}
 		l := Limit{Name: lh.name, Remaining: rem}
-		if n, err := strconv.ParseInt(strings.TrimSpace(h.Get(lh.limit)), 10, 64); err == nil && n >= 0 {
-			l.Limit = n
+		if v := headerValue(h, lh.limitKey); v != "" {
+			if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n >= 0 {
+				l.Limit = n
+			}
 		}
-		if v := strings.TrimSpace(h.Get(rh.reset)); v != "" {
+		if v := strings.TrimSpace(headerValue(h, rh.resetKey)); v != "" {
 			if rh.rfc3339 {
 				if t, err := time.Parse(time.RFC3339, v); err == nil {
 					l.Reset = t

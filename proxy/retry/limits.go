@@ -18,10 +18,10 @@ import (
 // Exhausted is safe for concurrent use.
 func Exhausted(h http.Header, now time.Time) (until time.Time, source string, ok bool) {
 	for _, rh := range resetHeaders {
-		if !exhausted(h.Get(rh.remaining)) {
+		if !exhausted(headerValue(h, rh.remainingKey)) {
 			continue
 		}
-		v := h.Get(rh.reset)
+		v := headerValue(h, rh.resetKey)
 		if v == "" {
 			continue
 		}

@@ -3,6 +3,7 @@ package retry
 import (
 	"math"
 	"net/http"
+	"net/textproto"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,16 +15,39 @@ import (
 type resetHeader struct {
 	reset, remaining string
 	rfc3339          bool // Anthropic: an RFC 3339 time; OpenAI: a Go-like duration
+	// resetKey and remainingKey are the canonical forms of reset and
+	// remaining, set by init: looked up in the header map directly, they
+	// cost no canonicalisation (an allocation each) on every answer.
+	resetKey, remainingKey string
 }
 
 // resetHeaders lists the provider reset headers ParseServerWait reads.
 var resetHeaders = []resetHeader{
-	{"anthropic-ratelimit-requests-reset", "anthropic-ratelimit-requests-remaining", true},
-	{"anthropic-ratelimit-tokens-reset", "anthropic-ratelimit-tokens-remaining", true},
-	{"anthropic-ratelimit-input-tokens-reset", "anthropic-ratelimit-input-tokens-remaining", true},
-	{"anthropic-ratelimit-output-tokens-reset", "anthropic-ratelimit-output-tokens-remaining", true},
-	{"x-ratelimit-reset-requests", "x-ratelimit-remaining-requests", false},
-	{"x-ratelimit-reset-tokens", "x-ratelimit-remaining-tokens", false},
+	{"anthropic-ratelimit-requests-reset", "anthropic-ratelimit-requests-remaining", true, "", ""},
+	{"anthropic-ratelimit-tokens-reset", "anthropic-ratelimit-tokens-remaining", true, "", ""},
+	{"anthropic-ratelimit-input-tokens-reset", "anthropic-ratelimit-input-tokens-remaining", true, "", ""},
+	{"anthropic-ratelimit-output-tokens-reset", "anthropic-ratelimit-output-tokens-remaining", true, "", ""},
+	{"x-ratelimit-reset-requests", "x-ratelimit-remaining-requests", false, "", ""},
+	{"x-ratelimit-reset-tokens", "x-ratelimit-remaining-tokens", false, "", ""},
+}
+
+func init() {
+	for i := range resetHeaders {
+		rh := &resetHeaders[i]
+		rh.resetKey = textproto.CanonicalMIMEHeaderKey(rh.reset)
+		rh.remainingKey = textproto.CanonicalMIMEHeaderKey(rh.remaining)
+	}
+	for i := range limitHeaders {
+		limitHeaders[i].limitKey = textproto.CanonicalMIMEHeaderKey(limitHeaders[i].limit)
+	}
+}
+
+// headerValue is h.Get(key) for a key already in canonical form.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // ParseServerWait reads how long the server asked the client to wait, from the
@@ -49,7 +73,7 @@ var resetHeaders = []resetHeader{
 // ok is false when no header gives a usable wait. ParseServerWait is safe for
 // concurrent use.
 func ParseServerWait(h http.Header, now time.Time) (d time.Duration, source string, ok bool) {
-	if v := h.Get("retry-after-ms"); v != "" {
+	if v := headerValue(h, "Retry-After-Ms"); v != "" {
 		if d, ok := parseDecimal(v, time.Millisecond); ok {
 			return d, "retry-after-ms", true
 		}
@@ -69,7 +93,7 @@ func ParseServerWait(h http.Header, now time.Time) (d time.Duration, source stri
 		bestSrc, bestExhaustedSrc string
 	)
 	for _, rh := range resetHeaders {
-		v := h.Get(rh.reset)
+		v := headerValue(h, rh.resetKey)
 		if v == "" {
 			continue
 		}
@@ -90,7 +114,7 @@ func ParseServerWait(h http.Header, now time.Time) (d time.Duration, source stri
 		if bestSrc == "" || d > best {
 			best, bestSrc = d, rh.reset
 		}
-		if exhausted(h.Get(rh.remaining)) && (bestExhaustedSrc == "" || d > bestExhausted) {
+		if exhausted(headerValue(h, rh.remainingKey)) && (bestExhaustedSrc == "" || d > bestExhausted) {
 			bestExhausted, bestExhaustedSrc = d, rh.reset
 		}
 	}
@@ -105,6 +129,9 @@ func ParseServerWait(h http.Header, now time.Time) (d time.Duration, source stri
 
 // exhausted reports whether a *-remaining header value says nothing is left.
 func exhausted(remaining string) bool {
+	if remaining == "" {
+		return false // most answers state no limit: no parse, no error value
+	}
 	n, err := strconv.ParseFloat(strings.TrimSpace(remaining), 64)
 	return err == nil && n <= 0
 }

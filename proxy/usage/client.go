@@ -90,6 +90,9 @@ func Client(userAgent, named string) string {
 // cleanName keeps a name printable and short: letters, digits and ._-+ only.
 func cleanName(s string) string {
 	s = strings.TrimSpace(s)
+	if plainName(s) {
+		return s // already clean (the usual case): no copy
+	}
 	var b strings.Builder
 	for _, r := range s {
 		if b.Len() >= maxClientName {
@@ -103,4 +106,21 @@ func cleanName(s string) string {
 		}
 	}
 	return strings.Trim(b.String(), "-")
+}
+
+// plainName reports whether cleanName would return s unchanged: at most
+// maxClientName bytes of letters, digits and ._+- not starting or ending with '-'.
+func plainName(s string) bool {
+	if s == "" || len(s) > maxClientName || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-', c == '+':
+		default:
+			return false
+		}
+	}
+	return true
 }
