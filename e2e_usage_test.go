@@ -243,6 +243,15 @@ func TestUsageLedgerThroughTheBinary(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "claude-opus-4-1-20250805") || !strings.Contains(out, "TOTAL") || !strings.Contains(out, "estimates") {
 		t.Errorf("table: exit %d\n%s%s", code, out, errOut)
 	}
+	out, errOut, code = sb.run("", "usage", "--since", "7d", "--by", "day", "--csv")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 || lines[0] != "day,requests,errors,retries,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost_usd" ||
+		!strings.HasPrefix(lines[1], time.Now().Format("2006-01-02")+",60,0,0,") {
+		t.Errorf("csv by day: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, errOut, code := sb.run("", "usage", "--by", "colour"); code != 2 || !strings.Contains(errOut, "day, model, client or upstream") {
+		t.Errorf("a bad --by: exit %d: %s", code, errOut)
+	}
 	p = sb.serve()
 	f := usageFixtures[1]
 	if resp, _ := request(t, "POST", p.url("/"+f.upstream+"/v1/"+f.file), http.Header{"User-Agent": {"curl/8"}}, `{}`); resp.StatusCode != 200 {
