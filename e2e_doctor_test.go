@@ -138,6 +138,7 @@ func TestDoctorHealthyDesktop(t *testing.T) {
 	wantCheck(t, checks, "upstream:local", "ok", "certificate issued by", "")
 	wantCheck(t, checks, "proxy-env", "ok", "SSL_CERT_FILE=", "")
 	text, _, _ := sb.run("", "doctor")
+	t.Logf("clearway doctor on a private desktop session:\n%s", text)
 	if strings.Contains(text, "DOCTORSECRET") {
 		t.Errorf("doctor printed a key:\n%s", text)
 	}
