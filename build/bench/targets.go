@@ -287,8 +287,11 @@ func newClearwayTarget(label, bin, upstreamURL, workDir, pin string, ledger bool
 // "mock", no local client token, every default feature on; ledger false
 // turns the usage ledger off.
 func clearwayConfig(listen, upstreamURL string, ledger bool) string {
+	// max_connections: the open-1000 scenario holds 1,000 client
+	// connections at once, above the 512 default (nginx gets 8,192).
 	conf := fmt.Sprintf(`listen: %s
 client_token: false
+max_connections: 4096
 upstreams:
   mock:
     url: %s
