@@ -40,6 +40,16 @@ func TestTrayWithTheRealBinary(t *testing.T) {
 	// file, and any report that is not inside systray fails the test.
 	raceLog := filepath.Join(sb.home, "race")
 	sb.env["GORACE"] = "exitcode=0 log_path=" + raceLog
+	// The desktop's opener is a script that writes down what it was asked
+	// to open, so "Open dashboard" is checked end to end.
+	openerDir, opened := filepath.Join(sb.home, "bin"), filepath.Join(sb.home, "opened")
+	if err := os.MkdirAll(openerDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(openerDir, "xdg-open"), []byte("#!/bin/sh\nprintf '%s' \"$1\" > "+opened+".tmp && mv "+opened+".tmp "+opened+"\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sb.env["PATH"] = openerDir + string(os.PathListSeparator) + os.Getenv("PATH")
 
 	p := sb.start()
 	out := p.stderr
@@ -125,6 +135,35 @@ func TestTrayWithTheRealBinary(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
+
+	// The tooltip counts today's usage from the ledger (the burst above).
+	traytest.Wait(t, "tooltip shows today's usage", wait, func() bool {
+		tip := it.ToolTip(t)
+		return strings.Contains(tip.Title+tip.Description, "today: ")
+	})
+	// Open dashboard hands the desktop's opener a one-time login link that
+	// logs a browser in once.
+	it.ClickPath(t, wait, "Open dashboard")
+	var link string
+	traytest.Wait(t, "the opener got the dashboard's link", wait, func() bool {
+		b, err := os.ReadFile(opened)
+		link = string(b)
+		return err == nil
+	})
+	if !strings.HasPrefix(link, "http://"+addr+"/_clearway/ui/login?code=") || strings.Contains(link, "TESTSECRET") {
+		t.Fatalf("opened %q", link)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for i, want := range []int{http.StatusSeeOther, http.StatusUnauthorized} {
+		resp, err := noRedirect.Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("dashboard link, use %d: %d, want %d", i+1, resp.StatusCode, want)
+		}
+	}
 
 	// Start at login writes and removes the XDG autostart entry.
 	autostart := filepath.Join(sb.env["XDG_CONFIG_HOME"], "autostart", "clearway.desktop")

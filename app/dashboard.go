@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/clearway/clearway/proxy/api"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/keychain"
+	"github.com/clearway/clearway/proxy/usage"
 )
 
 // maxSecretBytes bounds a key sent to PUT /_clearway/keys/{name}.
@@ -124,4 +126,51 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeAPIError answers in the admin API's error shape.
 func writeAPIError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]any{"type": "error", "error": map[string]string{"type": "invalid_request_error", "message": msg}})
+}
+
+// DashboardURL returns a one-time login link to the running proxy's
+// dashboard; an error while the proxy does not serve.
+func (a *App) DashboardURL() (string, error) {
+	lst, _ := a.lc.State()
+	ps := proxyOf(lst.Server)
+	if ps == nil || a.dash == nil {
+		return "", errors.New("the proxy is not running: start it first")
+	}
+	return a.dash.LoginURL("http://" + ps.Addr()), nil
+}
+
+// ledgerWritten is how many rows the ledger has written (0 without one).
+func (a *App) ledgerWritten() uint64 {
+	if a.ledger == nil {
+		return 0
+	}
+	return a.ledger.Stats().Written
+}
+
+// todayUsage sums the ledger's rows since local midnight, asking it again
+// only when it wrote rows since (or the day changed). Zero without a ledger
+// or when it cannot answer.
+func (a *App) todayUsage() view.Usage {
+	if a.ledger == nil {
+		return view.Usage{}
+	}
+	now := time.Now()
+	written := a.ledger.Stats().Written
+	a.todayMu.Lock()
+	defer a.todayMu.Unlock()
+	if !a.todayAt.IsZero() && written == a.todayWritten && now.YearDay() == a.todayAt.YearDay() {
+		return a.today
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	y, m, d := now.Date()
+	rows, err := a.ledger.Query(ctx, usage.Query{Since: time.Date(y, m, d, 0, 0, 0, 0, now.Location()), By: "upstream"})
+	if err != nil {
+		a.log.Debug("usage ledger: today's usage", "err", err)
+		return a.today
+	}
+	t := usage.Sum(rows)
+	a.today = view.Usage{Requests: t.Requests, Tokens: t.InputTokens + t.OutputTokens + t.CacheReadTokens + t.CacheWriteTokens, CostUSD: t.CostUSD}
+	a.todayAt, a.todayWritten = now, written
+	return a.today
 }

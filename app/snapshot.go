@@ -45,6 +45,7 @@ func (a *App) watch(ctx context.Context, evs <-chan events.Event) {
 	tick := time.NewTicker(a.interval)
 	defer tick.Stop()
 	var last []proxy.Counters
+	var lastWritten uint64 // ledger rows written, so today's usage follows them
 	_, transition := a.lc.State()
 	for {
 		select {
@@ -69,10 +70,11 @@ func (a *App) watch(ctx context.Context, evs <-chan events.Event) {
 				continue
 			}
 			now := ps.Counters()
-			if slices.Equal(now, last) {
+			written := a.ledgerWritten()
+			if slices.Equal(now, last) && written == lastWritten {
 				continue
 			}
-			last = now
+			last, lastWritten = now, written
 		}
 		var s view.Snapshot
 		s, transition = a.compute()
@@ -139,7 +141,7 @@ func (a *App) compute() (view.Snapshot, <-chan struct{}) {
 			s.Upstreams = append(s.Upstreams, view.Upstream{
 				Name: u.Name, URL: u.URL, Health: u.State, Requests: u.Requests, Retries: u.Retries,
 				InFlight: int(u.InFlight), Cookies: u.CookieCount, LastStatus: u.LastStatus,
-				Circuit: u.Breaker, Fallbacks: u.Fallbacks,
+				Circuit: u.Breaker, Fallbacks: u.Fallbacks, RateLimits: u.RateLimits,
 			})
 			for _, k := range u.KeyPool {
 				if p := poolNote(k); p != "" && pool[k.Name] == "" {
@@ -156,6 +158,7 @@ func (a *App) compute() (view.Snapshot, <-chan struct{}) {
 		}
 	}
 	s.BaseURL = "http://" + s.Addr
+	s.Today = a.todayUsage()
 	users := KeyUsers(a.cfg)
 	names := make([]string, 0, len(users))
 	for n := range users {

@@ -28,7 +28,10 @@ func (c *stateApp) ClearCookies(string) error                  { return nil }
 func (c *stateApp) SetKey(string, string) error                { return nil }
 func (c *stateApp) DeleteKey(string) error                     { return nil }
 func (c *stateApp) ClientToken() (string, error)               { return c.token, nil }
-func (c *stateApp) SetPreference(view.Pref, bool) error        { return nil }
+func (c *stateApp) DashboardURL() (string, error) {
+	return "http://127.0.0.1:8764/_clearway/ui/login?code=x", nil
+}
+func (c *stateApp) SetPreference(view.Pref, bool) error { return nil }
 
 // recordingSender keeps what it was asked to show.
 type recordingSender struct {

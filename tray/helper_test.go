@@ -236,6 +236,10 @@ func (c *helperApp) DeleteKey(name string) error {
 
 func (c *helperApp) ClientToken() (string, error) { return helperToken, nil }
 
+func (c *helperApp) DashboardURL() (string, error) {
+	return "http://127.0.0.1:1/_clearway/ui/login?code=helper", nil
+}
+
 func (c *helperApp) SetPreference(name view.Pref, on bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"github.com/clearway/clearway/app/view"
 	"github.com/clearway/clearway/assets"
 	"github.com/clearway/clearway/proxy/health"
+	"github.com/clearway/clearway/proxy/retry"
 )
 
 // statusLine is the first, disabled line of the menu: "Running on
@@ -195,6 +196,12 @@ func tooltip(s view.Snapshot) string {
 		} else if inFlight > 0 {
 			b.WriteString(fmt.Sprintf("; %d in flight", inFlight))
 		}
+		if l := tightestHeadroom(s); l != "" {
+			b.WriteString("; " + l)
+		}
+		if l := todayLine(s); l != "" {
+			b.WriteString("; " + l)
+		}
 	}
 	return truncate(b.String(), maxTooltip)
 }
@@ -251,4 +258,60 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// headroomLine is one rate limit as the upstream's submenu shows it:
+// "tokens: 38k of 40k left, resets 12:03".
+func headroomLine(l retry.Limit) string {
+	line := l.Name + ": " + shortCount(l.Remaining)
+	if l.Limit > 0 {
+		line += " of " + shortCount(l.Limit)
+	}
+	line += " left"
+	if !l.Reset.IsZero() {
+		line += ", resets " + l.Reset.Local().Format("15:04")
+	}
+	return line
+}
+
+// tightestHeadroom names the rate limit with the smallest share left across
+// the upstreams, for the tooltip: "anthropic: tokens: 38k of 40k left,
+// resets 12:03"; "" when no upstream stated one.
+func tightestHeadroom(s view.Snapshot) string {
+	best, share := "", 2.0
+	for _, u := range s.Upstreams {
+		for _, l := range u.RateLimits {
+			if l.Limit <= 0 {
+				continue
+			}
+			if f := float64(l.Remaining) / float64(l.Limit); f < share {
+				best, share = u.Name+": "+headroomLine(l), f
+			}
+		}
+	}
+	return best
+}
+
+// todayLine is what the ledger counted today: "today: 1.2M tokens, ~$3.10";
+// "" before anything was counted.
+func todayLine(s view.Snapshot) string {
+	if s.Today.Requests == 0 {
+		return ""
+	}
+	return fmt.Sprintf("today: %s tokens, ~$%.2f", shortCount(s.Today.Tokens), s.Today.CostUSD)
+}
+
+// shortCount writes n as people read counts: 950, 38k, 1.2M.
+func shortCount(n int64) string {
+	switch {
+	case n >= 10_000_000:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n >= 1_000_000:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	case n >= 10_000:
+		return fmt.Sprintf("%dk", n/1000)
+	case n >= 1000:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d", n)
 }

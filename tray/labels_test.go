@@ -3,10 +3,12 @@ package tray
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clearway/clearway/app/view"
 	"github.com/clearway/clearway/assets"
 	"github.com/clearway/clearway/proxy/health"
+	"github.com/clearway/clearway/proxy/retry"
 )
 
 func running(ups ...view.Upstream) view.Snapshot {
@@ -243,4 +245,30 @@ func labelsOf(es []entry) string {
 		b.WriteString(e.Label + "\n")
 	}
 	return b.String()
+}
+
+func TestHeadroomAndTodayLabels(t *testing.T) {
+	reset := time.Date(2026, 11, 30, 12, 3, 0, 0, time.Local)
+	s := view.Snapshot{Phase: view.Running, Addr: "127.0.0.1:8764", Version: "1.0",
+		Today: view.Usage{Requests: 40, Tokens: 1_234_567, CostUSD: 3.1},
+		Upstreams: []view.Upstream{
+			{Name: "openai", Health: health.OK, RateLimits: []retry.Limit{{Name: "requests", Limit: 500, Remaining: 400}}},
+			{Name: "anthropic", Health: health.OK, RateLimits: []retry.Limit{{Name: "tokens", Limit: 40000, Remaining: 38000, Reset: reset}}},
+		}}
+	if got, want := headroomLine(s.Upstreams[1].RateLimits[0]), "tokens: 38k of 40k left, resets 12:03"; got != want {
+		t.Errorf("headroom %q, want %q", got, want)
+	}
+	if got, want := todayLine(s), "today: 1.2M tokens, ~$3.10"; got != want {
+		t.Errorf("today %q, want %q", got, want)
+	}
+	// The tooltip names the tightest limit (openai has 80% left, anthropic 95%).
+	if got, want := tooltip(s), "clearway 1.0: running on 127.0.0.1:8764; openai: requests: 400 of 500 left; today: 1.2M tokens, ~$3.10"; got != want {
+		t.Errorf("tooltip %q\nwant    %q", got, want)
+	}
+	got := strings.Join(labels(buildModel(s), ""), "\n")
+	for _, want := range []string{"(today: 1.2M tokens, ~$3.10)", "    (tokens: 38k of 40k left, resets 12:03)", "Open dashboard"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("menu lacks %q:\n%s", want, got)
+		}
+	}
 }

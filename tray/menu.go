@@ -227,6 +227,12 @@ func (m *menu) do(a action, arg string) {
 		m.check("Could not change start at login", m.app.SetPreference(view.StartAtLogin, !s.StartAtLogin))
 	case actOpenConfig:
 		m.openConfig(s.ConfigPath)
+	case actOpenDashboard:
+		url, err := m.app.DashboardURL()
+		if !m.check("Could not open the dashboard", err) {
+			return
+		}
+		m.check("Could not open the dashboard", m.opts.OpenPath(url))
 	case actOpenLogs:
 		if err := os.MkdirAll(s.LogDir, 0o700); !m.check("Could not open the log folder", err) {
 			return

@@ -21,6 +21,7 @@ const (
 	actOpenConfig
 	actOpenLogs
 	actDiagnose
+	actOpenDashboard
 	actQuit
 )
 
@@ -52,6 +53,9 @@ func button(label string, a action, arg string) entry {
 // and Quit.
 func buildModel(s view.Snapshot) []entry {
 	m := []entry{info(statusLine(s))}
+	if l := todayLine(s); l != "" {
+		m = append(m, info(l))
+	}
 	if p := problemLine(s); p != "" {
 		m = append(m, info(p))
 	}
@@ -69,6 +73,7 @@ func buildModel(s view.Snapshot) []entry {
 		enabledIf(button("Copy base URL", actCopyBaseURL, ""), s.BaseURL != ""),
 		enabledIf(button("Copy Claude Code setup", actCopyClaude, ""), s.BaseURL != ""),
 		enabledIf(button("Copy OpenAI setup", actCopyOpenAI, ""), s.BaseURL != ""),
+		enabledIf(button("Open dashboard", actOpenDashboard, ""), s.Running()),
 		separator(),
 		upstreamsMenu(s),
 		keysMenu(s),
@@ -97,15 +102,15 @@ func upstreamsMenu(s view.Snapshot) entry {
 		return sub
 	}
 	for _, u := range s.Upstreams {
-		sub.Children = append(sub.Children, entry{
-			Label: upstreamLabel(u),
-			Children: []entry{
-				info(u.URL),
-				info(upstreamCounters(u)),
-				info(cookiesLabel(u)),
-				enabledIf(button("Clear cookies", actClearCookies, u.Name), u.Cookies > 0),
-			},
-		})
+		children := []entry{info(u.URL), info(upstreamCounters(u))}
+		for _, l := range u.RateLimits {
+			children = append(children, info(headroomLine(l)))
+		}
+		children = append(children,
+			info(cookiesLabel(u)),
+			enabledIf(button("Clear cookies", actClearCookies, u.Name), u.Cookies > 0),
+		)
+		sub.Children = append(sub.Children, entry{Label: upstreamLabel(u), Children: children})
 	}
 	return sub
 }

@@ -50,6 +50,7 @@ func TestBuildModel(t *testing.T) {
 		"Copy base URL",
 		"Copy Claude Code setup",
 		"Copy OpenAI setup",
+		"Open dashboard",
 		"--",
 		"Upstreams (1 retrying)",
 		"  anthropic: rate limited, retrying",

@@ -184,7 +184,7 @@ func TestTrayOverDBus(t *testing.T) {
 		t.Fatalf("status line %q does not say where the proxy runs", status)
 	}
 	want := []string{
-		"(" + status + ")", "--", "Stop proxy", "--", "Copy base URL", "Copy Claude Code setup", "Copy OpenAI setup", "--",
+		"(" + status + ")", "--", "Stop proxy", "--", "Copy base URL", "Copy Claude Code setup", "Copy OpenAI setup", "Open dashboard", "--",
 		"Upstreams", "  anthropic: ok", "    (https://api.anthropic.com)", "    (0 requests, 0 retries)", "    (3 cookies kept)", "    Clear cookies",
 		"  openai: idle", "    (https://api.openai.com)", "    (0 requests, 0 retries)", "    (0 cookies kept)", "    (Clear cookies)",
 		"API keys (1 missing)", "  anthropic: set", "    (Used by anthropic)", "    Set from clipboard", "    Remove",

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clearway/clearway/proxy/health"
+	"github.com/clearway/clearway/proxy/retry"
 )
 
 // Phase is where the proxy server is in its lifecycle. The zero value is
@@ -82,6 +83,8 @@ type Snapshot struct {
 	StartAtLogin  bool       // clearway starts when the user logs in
 	ConfigPath    string
 	LogDir        string
+	// Today is the ledger's count since local midnight; zero without a ledger.
+	Today Usage
 }
 
 // Running reports whether the proxy serves (Phase is Running).
@@ -100,6 +103,17 @@ type Upstream struct {
 	// "open" or "half-open" (requests skip it).
 	Circuit   string
 	Fallbacks []string // where its failed requests go, in order
+	// RateLimits are the limits its latest answer stated (remaining of
+	// limit, reset), for headroom; nil before any such answer.
+	RateLimits []retry.Limit
+}
+
+// Usage is what the usage ledger counted since local midnight. The zero
+// value is nothing used (or no ledger).
+type Usage struct {
+	Requests int64
+	Tokens   int64   // input + output + cache reads + cache writes
+	CostUSD  float64 // an estimate from the price table
 }
 
 // Key is one keychain entry the configuration names. The zero value is a
@@ -156,4 +170,7 @@ type Actions interface {
 	// ClientToken returns the local client token (a secret: for the
 	// clipboard and for redaction, never for display).
 	ClientToken() (string, error)
+	// DashboardURL returns a one-time login link to the running proxy's
+	// dashboard (single use, 60 s); an error while the proxy is stopped.
+	DashboardURL() (string, error)
 }
