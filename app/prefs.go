@@ -2,7 +2,9 @@ package app
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -22,7 +24,15 @@ func defaultPrefs() prefs { return prefs{Notifications: true} }
 // loadPrefs reads path; a missing file gives the defaults, an unreadable
 // one the defaults and a warning naming the file.
 func loadPrefs(path string, log *slog.Logger) prefs {
-	b, err := os.ReadFile(path)
+	f, err := privdir.OpenFile(path, os.O_RDONLY, 0o600) // never through a link
+	if errors.Is(err, privdir.ErrNotPrivate) {
+		log.Warn("preferences file not used; using defaults", "file", path, "err", err)
+	}
+	if err != nil {
+		return defaultPrefs()
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	f.Close()
 	if err != nil {
 		return defaultPrefs()
 	}

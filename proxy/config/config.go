@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/adrg/xdg"
+	"github.com/clearway/clearway/internal/privdir"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -198,6 +199,13 @@ func Load(path string) (*Config, error) {
 	explicit := path != "" || os.Getenv("CLEARWAY_CONFIG") != ""
 	if path == "" {
 		path = Path()
+	}
+	if !explicit {
+		// The default folder is clearway's own: refuse it when another user
+		// could have written the config (upstream URLs decide where keys go).
+		if _, err := privdir.Check(filepath.Dir(path)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("config: %w", err)
+		}
 	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) && !explicit {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+
+	"github.com/clearway/clearway/internal/privdir"
 )
 
 // dsn builds the modernc.org/sqlite data source name for path.
@@ -32,10 +34,12 @@ func dsn(path string, readOnly bool) string {
 // openDB opens (creating, 0600) and migrates the database at path, and
 // proves it writable. Any error means the file cannot serve as the ledger.
 func openDB(ctx context.Context, path string) (*sql.DB, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if _, err := privdir.Ensure(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// Never through a link, never another user's file (SQLite itself opens
+	// by name; the private folder keeps the name from changing under it).
+	f, err := privdir.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
