@@ -26,8 +26,8 @@ func launchAgentFile() (string, error) {
 // SetStartAtLogin makes macOS start exe (with no arguments, which runs the
 // tray) when the user logs in, or stops it doing so, through the LaunchAgent
 // ~/Library/LaunchAgents/com.clearway.clearway.plist. exe "" means the running
-// executable. Turning it off when it is off is not an error. The core's
-// SetPreference("start_at_login") calls it.
+// executable. Turning it off when it is off is not an error. Package app's
+// SetPreference(view.StartAtLogin) calls it.
 func SetStartAtLogin(on bool, exe string) error {
 	path, err := launchAgentFile()
 	if err != nil {

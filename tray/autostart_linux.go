@@ -25,7 +25,7 @@ func autostartFile() string {
 // removes the XDG autostart entry $XDG_CONFIG_HOME/autostart/clearway.desktop;
 // on Windows the HKCU Run key value "clearway"; on macOS the LaunchAgent
 // ~/Library/LaunchAgents/com.clearway.clearway.plist. Turning it off when it
-// is off is not an error. The core's SetPreference("start_at_login") calls
+// is off is not an error. Package app's SetPreference(view.StartAtLogin) calls
 // it. Safe for concurrent use with different processes' readers: the file is
 // replaced atomically.
 func SetStartAtLogin(on bool, exe string) error {

@@ -16,7 +16,7 @@ const (
 // tray) when the user logs in, or stops it doing so, through the value
 // "clearway" under HKCU\Software\Microsoft\Windows\CurrentVersion\Run.
 // exe "" means the running executable. Turning it off when it is off is not
-// an error. The core's SetPreference("start_at_login") calls it.
+// an error. Package app's SetPreference(view.StartAtLogin) calls it.
 func SetStartAtLogin(on bool, exe string) error {
 	k, err := registry.OpenKey(registry.CURRENT_USER, runKeyPath, registry.SET_VALUE|registry.QUERY_VALUE)
 	if err != nil {

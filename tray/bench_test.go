@@ -10,7 +10,7 @@ import (
 )
 
 // bigState is a state with many upstreams and keys, to bound the cost of a
-// menu update under load (the core may report a change with every request).
+// menu update under load (the app may have a new snapshot with every request).
 func bigState() view.Snapshot {
 	s := fullState()
 	for i := 0; i < 20; i++ {

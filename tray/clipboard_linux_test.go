@@ -14,7 +14,7 @@ import (
 
 // TestTrayClipboard drives the copy and "Set from clipboard" actions through
 // the real X clipboard (Xvfb + xclip, which github.com/atotto/clipboard uses)
-// and checks what reaches the core and the notification server.
+// and checks what reaches the app and the notification server.
 func TestTrayClipboard(t *testing.T) {
 	xclip := desktoptest.Require(t, "xclip")["xclip"]
 	bus := desktoptest.StartBus(t)

@@ -8,7 +8,7 @@ import (
 )
 
 // stateApp is an in-memory App for unit tests of logic; the real-D-Bus
-// tests use the helper process's core instead.
+// tests use the helper process's app instead.
 type stateApp struct {
 	mu    sync.Mutex
 	s     view.Snapshot

@@ -38,7 +38,7 @@ type Options struct {
 	// available.
 	Diagnose func(ctx context.Context) (report, summary string, problems []string)
 	// NoNotifications turns desktop notifications of proxy events off
-	// whatever State().Notifications says (for main's own tests).
+	// whatever the snapshot's Notifications says (for main's own tests).
 	NoNotifications bool
 }
 

@@ -14,6 +14,7 @@ type Options struct {
 	Logger          *slog.Logger
 	Clipboard       Clipboard
 	OpenPath        func(path string) error
+	Diagnose        func(ctx context.Context) (report, summary string, problems []string)
 	NoNotifications bool
 }
 
