@@ -528,6 +528,18 @@ func TestTeamRedisDownAndBack(t *testing.T) {
 	up.retryAfter.Store(2)
 	go func() { _ = team[1].get(context.Background(), plainClient) }()
 	waitUntil(t, "instance 2 to wait out the 429", 10*time.Second, func() bool { return team[1].status(t).Upstreams[0].Retrying > 0 })
+	// Instance 2 writes the pause to Redis after it counts the retry: wait
+	// for the key itself, so instance 1's request cannot race that write.
+	opt, err := redis.ParseURL(rs.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	waitUntil(t, "the pause to reach Redis", 10*time.Second, func() bool {
+		keys, err := rdb.Keys(context.Background(), "*pause:*").Result()
+		return err == nil && len(keys) > 0
+	})
 	limited := time.Unix(0, up.rateLimited.Load())
 	if code := m.get(context.Background(), plainClient); code != 200 {
 		t.Fatalf("after the pause: %d", code)
