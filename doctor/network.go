@@ -177,7 +177,9 @@ func probeUpstream(ctx context.Context, o *Options, target, proxyURL *url.URL) R
 	hostPort := net.JoinHostPort(host, port)
 	netFix := "check the network and the upstream's URL in " + configFile(o) + " (behind a proxy: set HTTPS_PROXY)"
 	fail := func(detail, fix string) Result {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The connection's own deadline (the context's) may fire a moment
+		// before the context says so.
+		if dl, ok := ctx.Deadline(); errors.Is(ctx.Err(), context.DeadlineExceeded) || (ok && !time.Now().Before(dl)) {
 			detail += fmt.Sprintf(" (gave up after %v)", o.timeout())
 		}
 		return Result{Status: Fail, Detail: detail, Fix: fix}
