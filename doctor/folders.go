@@ -35,8 +35,8 @@ func checkFolders(_ context.Context, o *Options) []Result {
 	return out
 }
 
-// FolderCheck inspects one of clearway's folders and says whether it is
-// private: OK for a missing folder (clearway creates it 0700) or one with mode
+// FolderCheck inspects one of clearway's folders, as internal/privdir judges
+// them but without changing anything, and says whether it is private: OK for a missing folder (clearway creates it 0700) or one with mode
 // 0700 owned by the current user; Warn when others may read or list it; Fail
 // when it is not a folder, belongs to someone else, or others can write it.
 // The Result's Name is empty. On Windows only existence is checked (folders
@@ -64,7 +64,7 @@ func FolderCheck(path string) Result {
 		return Result{Status: Fail, Detail: fmt.Sprintf("%s has mode %04o: other users can write it, so clearway refuses to use it", path, mode),
 			Fix: "chmod 700 " + path}
 	case mode&0o077 != 0:
-		return Result{Status: Warn, Detail: fmt.Sprintf("%s has mode %04o: other users can list it", path, mode),
+		return Result{Status: Warn, Detail: fmt.Sprintf("%s has mode %04o: other users can list it (clearway sets it to 0700 when it starts)", path, mode),
 			Fix: "chmod 700 " + path}
 	}
 	return Result{Status: OK, Detail: fmt.Sprintf("%s (mode %04o)", path, mode)}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/clearway/clearway/internal/atomicfile"
+	"github.com/clearway/clearway/internal/privdir"
 )
 
 // TokenFileName is the file, in clearway's state folder, that holds the client
@@ -163,7 +164,7 @@ func readTokenFile(path string) (string, error) {
 	if err := checkTokenDir(filepath.Dir(path), false); err != nil {
 		return "", err
 	}
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|privdir.NoFollow, 0)
 	if err != nil {
 		return "", err
 	}
@@ -206,17 +207,16 @@ func writeTokenFile(path, tok string, replace bool) error {
 // checkTokenDir refuses a folder others can write; with create it makes a
 // missing folder (and its parents) with mode 0700.
 func checkTokenDir(dir string, create bool) error {
+	// internal/privdir: created 0700, a folder others can only read is set
+	// to 0700, one others can write or another user owns is refused.
+	var err error
 	if create {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("client token folder: %w", err)
-		}
+		_, err = privdir.Ensure(dir)
+	} else {
+		_, err = privdir.Check(dir)
 	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return err
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("client token folder: %w", err)
 	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("client token folder %s has mode %04o, so other users can replace the token: run `chmod 700 %s`", dir, fi.Mode().Perm(), dir)
-	}
-	return nil
+	return err
 }
