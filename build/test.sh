@@ -83,11 +83,13 @@ declare -A PKG=(
 	[osslsigncode]=osslsigncode
 	[redis-server]=redis-server # shared limits (proxy/shared, e2e teams tests)
 	[gcc]=gcc # go test -race needs cgo
+	[wine]=wine # the Windows build under Wine (build/ci.d/75-wine.sh; wine64 is its loader)
+	[x86_64-w64-mingw32-gcc]=gcc-mingw-w64-x86-64-win32 # Wine's missing ProcessPrng stub
 )
 # Installed together whenever something is missing (apt skips what is there).
 ALL_PACKAGES=(dbus-daemon dbus-bin gnome-keyring libsecret-tools xvfb xauth dunst libnotify-bin
 	xfce4-panel imagemagick xdotool x11-utils nginx-light wrk curl desktop-file-utils nsis xclip
-	osslsigncode redis-server gcc libc6-dev)
+	osslsigncode redis-server gcc libc6-dev wine wine64 gcc-mingw-w64-x86-64-win32)
 
 have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]; }
 
