@@ -54,6 +54,7 @@ func appOptions(cfg *config.Config, log *slog.Logger) app.Options {
 		Version:     shortVersion(),
 		Autostart:   trayAutostart{},
 		BeforeBuild: startHold(log),
+		Dashboard:   newDashboard(log),
 	}
 }
 

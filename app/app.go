@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/clearway/clearway/app/view"
-	"github.com/clearway/clearway/dashboard"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/cookiejar"
 	"github.com/clearway/clearway/proxy/events"
@@ -50,6 +49,9 @@ type Options struct {
 	// Autostart is the start-at-login switch; nil means none (always off,
 	// and turning it on is an error).
 	Autostart Autostart
+	// Dashboard is the web dashboard (package dashboard's handler, which
+	// main builds), wired into every proxy build; nil means none.
+	Dashboard Dashboard
 	// Build builds the proxy server for each start; nil builds the real
 	// proxy (see App.BuildProxy). Unit tests pass a fake.
 	Build Builder
@@ -78,8 +80,8 @@ type App struct {
 	todayMu      sync.Mutex     // guards today and todayAt
 	today        view.Usage     // today's usage as the ledger last said
 	todayAt      time.Time
-	todayWritten uint64             // the ledger's rows written when today was read
-	dash         *dashboard.Handler // the dashboard's pages and sessions; they live as long as the App
+	todayWritten uint64    // the ledger's rows written when today was read
+	dash         Dashboard // the dashboard's pages and sessions (nil: none); they live as long as the App
 	lc           *Lifecycle
 	autostart    Autostart
 	beforeBuild  func()
@@ -159,9 +161,7 @@ func Open(opts Options) (*App, error) {
 	}
 	a.store = store
 	a.ledger = OpenLedger(a.cfg, UsagePath(a.paths.Data), a.log)
-	if a.dash, err = dashboard.New(dashboard.Options{Auth: dashboard.NewAuth(nil), Version: a.version, Logger: a.log}); err != nil {
-		a.log.Warn("dashboard unavailable", "err", err) // embedded files: only a broken build gets here
-	}
+	a.dash = opts.Dashboard
 	build := opts.Build
 	if build == nil {
 		build = a.BuildProxy

@@ -10,13 +10,24 @@ import (
 	"time"
 
 	"github.com/clearway/clearway/app/view"
-	"github.com/clearway/clearway/dashboard"
 	"github.com/clearway/clearway/proxy"
 	"github.com/clearway/clearway/proxy/api"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/keychain"
 	"github.com/clearway/clearway/proxy/usage"
 )
+
+// Dashboard is the web dashboard as the app wires it into every proxy
+// build: its pages, its browser sessions for the admin API, and one-time
+// login links. main passes package dashboard's handler (app does not
+// import the dashboard). Implementations are safe for concurrent use.
+type Dashboard interface {
+	http.Handler
+	proxy.BrowserSessions
+	// LoginLink returns a one-time login link under base ("http://addr")
+	// and when it expires.
+	LoginLink(base string) (url string, expires time.Time)
+}
 
 // maxSecretBytes bounds a key sent to PUT /_clearway/keys/{name}.
 const maxSecretBytes = 64 << 10
@@ -37,7 +48,8 @@ func (a *App) dashboardOptions(opts *proxy.Options, srv **proxy.Server) {
 			if *srv != nil {
 				base = "http://" + (*srv).Addr()
 			}
-			writeJSON(w, http.StatusOK, api.UICode{URL: a.dash.LoginURL(base), Expires: time.Now().Add(dashboard.CodeTTL)})
+			url, expires := a.dash.LoginLink(base)
+			writeJSON(w, http.StatusOK, api.UICode{URL: url, Expires: expires})
 		}},
 		proxy.Route{Method: "PUT", Path: api.PathKey, Handler: func(w http.ResponseWriter, r *http.Request) {
 			name := r.PathValue("name")
@@ -136,7 +148,8 @@ func (a *App) DashboardURL() (string, error) {
 	if ps == nil || a.dash == nil {
 		return "", errors.New("the proxy is not running: start it first")
 	}
-	return a.dash.LoginURL("http://" + ps.Addr()), nil
+	url, _ := a.dash.LoginLink("http://" + ps.Addr())
+	return url, nil
 }
 
 // ledgerWritten is how many rows the ledger has written (0 without one).
