@@ -335,3 +335,16 @@ func TestStatusOverUnixSocket(t *testing.T) {
 		t.Errorf("socket left after a clean stop: %v", err)
 	}
 }
+
+// TestShortEnvTokenRefused: CLEARWAY_TOKEN=x was accepted as the client
+// token; `clearway serve` now refuses it, says how to make one, and never
+// prints the value.
+func TestShortEnvTokenRefused(t *testing.T) {
+	sb := newSandbox(t)
+	sb.env["CLEARWAY_TOKEN"] = "TESTSECRETx"
+	sb.writeConfig("listen: 127.0.0.1:0\nupstreams: {api: {url: 'https://127.0.0.1:9'}}\n")
+	_, stderr, code := sb.run("", "serve", "--config", sb.config, "--listen", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(stderr, "at least 32") || strings.Contains(stderr, "TESTSECRETx") {
+		t.Errorf("serve with CLEARWAY_TOKEN of 11 characters: exit %d, stderr %q", code, stderr)
+	}
+}
