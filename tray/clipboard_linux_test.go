@@ -39,6 +39,10 @@ func TestTrayClipboard(t *testing.T) {
 		if err := cmd.Run(); err != nil {
 			t.Fatalf("xclip -i: %v", err)
 		}
+		// xclip's child takes the selection after the parent returns: wait
+		// until the clipboard says s, or the tray may read the old text
+		// (seen once in CI: the previous key was set again).
+		traytest.Wait(t, "the clipboard holds the new text", waitLong, func() bool { return readClipboard() == s })
 	}
 	waitNote := func(summary string) desktoptest.Notification {
 		t.Helper()
