@@ -224,8 +224,15 @@ func newFront(t *testing.T, clearwayAddr string) *front {
 	t.Helper()
 	target, _ := url.Parse("http://" + clearwayAddr)
 	f := &front{}
+	// Its own transport: http.DefaultTransport is shared with every
+	// httptest.Server's Close (which closes its idle connections), and would
+	// add "Accept-Encoding: gzip" to requests that carry none; the observer
+	// must change nothing.
+	tr := &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 8, IdleConnTimeout: time.Minute}
+	t.Cleanup(tr.CloseIdleConnections)
 	rp := &httputil.ReverseProxy{
 		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		Transport:     tr,
 		FlushInterval: -1,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			f.mu.Lock()
