@@ -28,6 +28,11 @@ func dsn(path string, readOnly bool) string {
 		// loss may lose the last transactions) at a fraction of FULL's fsyncs.
 		q.Add("_pragma", "synchronous(NORMAL)")
 	}
+	// A page cache of 256 KiB per connection instead of SQLite's 2 MiB: the
+	// ledger appends rows and sums recent ones, and the OS caches the file
+	// anyway. Peak RSS at c=50 (wrk, ~6,000-9,000 req/s, 3 runs each):
+	// 41.5/43.0/43.6 MiB before, 39.1/41.9/40.8 after (issue 18).
+	q.Add("_pragma", "cache_size(-256)")
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 
