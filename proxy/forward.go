@@ -421,8 +421,10 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 			cancel(nil)
 			continue
 		}
-		sess.stats.noteHeadroom(resp.Header, time.Now())
-		v := sess.policy.ClassifyResponse(resp.StatusCode, resp.Header, peeked, time.Now())
+		now := time.Now()
+		limits := retry.Headroom(resp.Header, now) // read once: status headroom and the usage record
+		sess.stats.noteHeadroom(limits)
+		v := sess.policy.ClassifyResponse(resp.StatusCode, resp.Header, peeked, now)
 		noteOutcome(w, resp.StatusCode, v.Reason)
 		switchKey := s.report(sess, cred, resp.StatusCode, resp.Header, peeked, nil, v)
 		if (v.Retry || switchKey) && attempt < maxAttempts {
@@ -459,7 +461,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 				resp.Header.Set("X-Should-Retry", sr)
 			}
 		}
-		meterAnswer(w, resp)
+		meterAnswer(w, resp, limits)
 		s.copyResponse(w, rc, sess, resp, peeked, attempt, cancel)
 		cancel(nil)
 		return tripResult{done: true, outcome: outcome}

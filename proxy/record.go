@@ -3,10 +3,10 @@ package proxy
 import (
 	"bytes"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/clearway/clearway/proxy/api"
+	"github.com/clearway/clearway/proxy/retry"
 	"github.com/clearway/clearway/proxy/seam"
 	"github.com/clearway/clearway/proxy/usage"
 )
@@ -102,28 +102,18 @@ func noteBody(w http.ResponseWriter, body []byte) {
 }
 
 // meterAnswer wraps the final answer's body with a usage meter and notes
-// its rate-limit headers. The meter reads each piece after it was
+// the remaining requests and tokens its rate-limit headers stated (limits,
+// as retry.Headroom read them). The meter reads each piece after it was
 // forwarded, so it delays nothing.
-func meterAnswer(w http.ResponseWriter, resp *http.Response) {
+func meterAnswer(w http.ResponseWriter, resp *http.Response, limits []retry.Limit) {
 	rw, ok := w.(*recordWriter)
 	if !ok {
 		return
 	}
 	rw.meter = usage.NewMeter(resp.Header.Get("Content-Type"), resp.Header.Get("Content-Encoding"))
 	resp.Body = rw.meter.Wrap(resp.Body)
-	rw.rateReq = headerInt(resp.Header, "Anthropic-Ratelimit-Requests-Remaining", "X-Ratelimit-Remaining-Requests")
-	rw.rateTok = headerInt(resp.Header, "Anthropic-Ratelimit-Tokens-Remaining", "X-Ratelimit-Remaining-Tokens")
-}
-
-func headerInt(h http.Header, names ...string) int64 {
-	for _, n := range names {
-		if v := h.Get(n); v != "" {
-			if i, err := strconv.ParseInt(v, 10, 64); err == nil && i >= 0 {
-				return i
-			}
-		}
-	}
-	return -1
+	rw.rateReq = retry.RemainingOf(limits, "requests")
+	rw.rateTok = retry.RemainingOf(limits, "tokens")
 }
 
 // finishRecord builds the request's usage.Record and hands it to the

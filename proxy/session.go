@@ -3,7 +3,6 @@ package proxy
 import (
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	"github.com/clearway/clearway/proxy/breaker"
 	"github.com/clearway/clearway/proxy/config"
@@ -46,9 +45,9 @@ type upstreamStats struct {
 // noteHeadroom keeps the rate limits an upstream answer states, if any, so
 // status, the tray and the dashboard can show how close the upstream is to
 // them. Answers that state none leave the last known values.
-func (c *upstreamStats) noteHeadroom(h http.Header, now time.Time) {
-	if l := retry.Headroom(h, now); l != nil {
-		c.headroom.Store(&l)
+func (c *upstreamStats) noteHeadroom(limits []retry.Limit) {
+	if limits != nil {
+		c.headroom.Store(&limits)
 	}
 }
 

@@ -17,18 +17,6 @@ type Limit struct {
 	Reset     time.Time `json:"reset,omitzero"`
 }
 
-// limitHeaders names, per limit, the header that gives its size; the remaining
-// and reset headers come from resetHeaders, in the same order. limitKey is
-// limit's canonical form, set by init.
-var limitHeaders = []struct{ name, limit, limitKey string }{
-	{"requests", "anthropic-ratelimit-requests-limit", ""},
-	{"tokens", "anthropic-ratelimit-tokens-limit", ""},
-	{"input-tokens", "anthropic-ratelimit-input-tokens-limit", ""},
-	{"output-tokens", "anthropic-ratelimit-output-tokens-limit", ""},
-	{"requests", "x-ratelimit-limit-requests", ""},
-	{"tokens", "x-ratelimit-limit-tokens", ""},
-}
-
 // Headroom reads every rate limit an answer states (Anthropic's
 // anthropic-ratelimit-* and OpenAI's x-ratelimit-* headers) in a fixed order.
 // A limit is reported when its remaining count is readable; its size and reset
@@ -36,8 +24,7 @@ var limitHeaders = []struct{ name, limit, limitKey string }{
 // It returns nil when the answer states none. Safe for concurrent use.
 func Headroom(h http.Header, now time.Time) []Limit {
 	var out []Limit
-	for i, lh := range limitHeaders {
-		rh := resetHeaders[i]
+	for _, rh := range resetHeaders {
 		v := headerValue(h, rh.remainingKey)
 		if v == "" {
 			continue // not stated: skip the parse and its error value
@@ -46,8 +33,8 @@ func Headroom(h http.Header, now time.Time) []Limit {
 		if err != nil || rem < 0 {
 			continue
 		}
-		l := Limit{Name: lh.name, Remaining: rem}
-		if v := headerValue(h, lh.limitKey); v != "" {
+		l := Limit{Name: rh.name, Remaining: rem}
+		if v := headerValue(h, rh.limitKey); v != "" {
 			if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n >= 0 {
 				l.Limit = n
 			}
@@ -64,4 +51,15 @@ func Headroom(h http.Header, now time.Time) []Limit {
 		out = append(out, l)
 	}
 	return out
+}
+
+// RemainingOf returns the remaining count of the first limit called name in
+// limits (Anthropic's before OpenAI's, as Headroom orders them), or -1.
+func RemainingOf(limits []Limit, name string) int64 {
+	for _, l := range limits {
+		if l.Name == name {
+			return l.Remaining
+		}
+	}
+	return -1
 }

@@ -10,25 +10,33 @@ import (
 	"time"
 )
 
-// resetHeader pairs a provider's reset header with the header that reports how
-// much of the same limit remains.
+// resetHeader is one provider rate limit as its headers state it: the reset
+// header, the header that reports how much remains, and the one that gives the
+// limit's size (Headroom), with the limit's name.
 type resetHeader struct {
 	reset, remaining string
 	rfc3339          bool // Anthropic: an RFC 3339 time; OpenAI: a Go-like duration
-	// resetKey and remainingKey are the canonical forms of reset and
-	// remaining, set by init: looked up in the header map directly, they
-	// cost no canonicalisation (an allocation each) on every answer.
-	resetKey, remainingKey string
+	name, limit      string
+	// resetKey, remainingKey and limitKey are the canonical forms of reset,
+	// remaining and limit, set by init: looked up in the header map directly,
+	// they cost no canonicalisation (an allocation each) on every answer.
+	resetKey, remainingKey, limitKey string
 }
 
 // resetHeaders lists the provider reset headers ParseServerWait reads.
 var resetHeaders = []resetHeader{
-	{"anthropic-ratelimit-requests-reset", "anthropic-ratelimit-requests-remaining", true, "", ""},
-	{"anthropic-ratelimit-tokens-reset", "anthropic-ratelimit-tokens-remaining", true, "", ""},
-	{"anthropic-ratelimit-input-tokens-reset", "anthropic-ratelimit-input-tokens-remaining", true, "", ""},
-	{"anthropic-ratelimit-output-tokens-reset", "anthropic-ratelimit-output-tokens-remaining", true, "", ""},
-	{"x-ratelimit-reset-requests", "x-ratelimit-remaining-requests", false, "", ""},
-	{"x-ratelimit-reset-tokens", "x-ratelimit-remaining-tokens", false, "", ""},
+	{reset: "anthropic-ratelimit-requests-reset", remaining: "anthropic-ratelimit-requests-remaining", rfc3339: true,
+		name: "requests", limit: "anthropic-ratelimit-requests-limit"},
+	{reset: "anthropic-ratelimit-tokens-reset", remaining: "anthropic-ratelimit-tokens-remaining", rfc3339: true,
+		name: "tokens", limit: "anthropic-ratelimit-tokens-limit"},
+	{reset: "anthropic-ratelimit-input-tokens-reset", remaining: "anthropic-ratelimit-input-tokens-remaining", rfc3339: true,
+		name: "input-tokens", limit: "anthropic-ratelimit-input-tokens-limit"},
+	{reset: "anthropic-ratelimit-output-tokens-reset", remaining: "anthropic-ratelimit-output-tokens-remaining", rfc3339: true,
+		name: "output-tokens", limit: "anthropic-ratelimit-output-tokens-limit"},
+	{reset: "x-ratelimit-reset-requests", remaining: "x-ratelimit-remaining-requests",
+		name: "requests", limit: "x-ratelimit-limit-requests"},
+	{reset: "x-ratelimit-reset-tokens", remaining: "x-ratelimit-remaining-tokens",
+		name: "tokens", limit: "x-ratelimit-limit-tokens"},
 }
 
 func init() {
@@ -36,9 +44,7 @@ func init() {
 		rh := &resetHeaders[i]
 		rh.resetKey = textproto.CanonicalMIMEHeaderKey(rh.reset)
 		rh.remainingKey = textproto.CanonicalMIMEHeaderKey(rh.remaining)
-	}
-	for i := range limitHeaders {
-		limitHeaders[i].limitKey = textproto.CanonicalMIMEHeaderKey(limitHeaders[i].limit)
+		rh.limitKey = textproto.CanonicalMIMEHeaderKey(rh.limit)
 	}
 }
 
