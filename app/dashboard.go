@@ -29,7 +29,7 @@ type Dashboard interface {
 	LoginLink(base string) (url string, expires time.Time)
 }
 
-// maxSecretBytes bounds a key sent to PUT /_clearway/keys/{name}.
+// maxSecretBytes bounds a key sent to PUT /_clearway/key/{name}.
 const maxSecretBytes = 64 << 10
 
 // dashboardOptions wires the dashboard into a proxy server's options: its
