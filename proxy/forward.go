@@ -190,7 +190,7 @@ func (s *Server) tryUpstream(w http.ResponseWriter, req *clientRequest, sess *se
 	if h.index > 0 {
 		header = header.Clone() // each upstream sends its own User-Agent
 	}
-	header.Set("User-Agent", sess.userAgent(r.Header.Get("User-Agent"), s.cookies))
+	header.Set("User-Agent", sess.userAgent(r.Header.Get("User-Agent")))
 	target := *up.URL
 	target.Path = strings.TrimSuffix(up.URL.Path, "/") + pathOf(req.rest)
 	target.RawPath = strings.TrimSuffix(up.URL.EscapedPath(), "/") + req.rest

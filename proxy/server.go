@@ -254,7 +254,13 @@ func New(opts Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		headers[up.Name] = sess.headers
+		// Extra headers with ${env:...} resolved now; ${key:...} is resolved
+		// per attempt by the Credentials.
+		extra := make(map[string]string, len(up.Headers))
+		for k, v := range up.Headers {
+			extra[k] = config.Expand(v, "env", os.Getenv)
+		}
+		headers[up.Name] = extra
 		s.sessions[up.Name] = sess
 		s.names = append(s.names, up.Name)
 		for _, k := range up.KeyNames() {
@@ -298,7 +304,6 @@ func (s *Server) newSession(up config.Upstream, transports seam.Transports) (*se
 			MaxDelay:      up.Retry.MaxDelay,
 			MaxRetryAfter: up.Retry.MaxRetryAfter,
 		},
-		headers: map[string]string{},
 	}
 	sess.breaker = breaker.New(breaker.Settings{
 		Name:     up.Name,
@@ -312,9 +317,6 @@ func (s *Server) newSession(up config.Upstream, transports seam.Transports) (*se
 		// The client must see redirects itself; following them here would also
 		// carry its key to wherever the upstream points.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	for k, v := range up.Headers {
-		sess.headers[k] = config.Expand(v, "env", os.Getenv)
 	}
 	sess.fixedUA = up.UserAgent
 	sess.store = s.cookies

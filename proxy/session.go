@@ -19,8 +19,7 @@ type session struct {
 	client  *http.Client // its Transport comes from Options.Transports
 	jar     *cookiejar.Jar
 	policy  retry.Policy
-	headers map[string]string // extra headers with ${env:...} resolved; ${key:...} resolved per attempt by the Credentials
-	breaker *breaker.Breaker  // nil when the upstream has no breaker (never opens)
+	breaker *breaker.Breaker // nil when the upstream has no breaker (never opens)
 
 	fixedUA string           // the config's user_agent ("" = the one pinned in the cookie store)
 	store   *cookiejar.Store // where the pinned User-Agent lives (the Server's cookie store)
@@ -67,20 +66,20 @@ func (s *session) clientShouldRetry() string {
 // use. The store is the only memory of the pin, so `cookies clear` (which
 // keeps it) and `--unpin-ua` (which forgets it, and the next client's is
 // pinned) act on a running session at once, and every jar write saves it.
-func (s *session) userAgent(clientUA string, store *cookiejar.Store) string {
+func (s *session) userAgent(clientUA string) string {
 	if s.fixedUA != "" {
 		return s.fixedUA
 	}
-	if ua := store.UserAgent(s.up.Name); ua != "" {
+	if ua := s.store.UserAgent(s.up.Name); ua != "" {
 		return ua
 	}
 	if clientUA == "" {
 		return defaultUserAgent
 	}
-	if store.PinUserAgent(s.up.Name, clientUA) {
+	if s.store.PinUserAgent(s.up.Name, clientUA) {
 		return clientUA
 	}
-	if ua := store.UserAgent(s.up.Name); ua != "" {
+	if ua := s.store.UserAgent(s.up.Name); ua != "" {
 		return ua // another request pinned its own first
 	}
 	return clientUA
