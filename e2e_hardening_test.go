@@ -121,18 +121,6 @@ upstreams:
 	}
 }
 
-// waitFor polls cond every few milliseconds until it holds or timeout passes.
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return true
-}
-
 // TestPartialHeadersMemoryBounded: 200 connections each send 1 MB of a
 // header that never ends (the slowloris that once raised RSS from 17 MB to
 // 392 MB for the 10 s header window). With MaxHeaderBytes at 64 KiB each
