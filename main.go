@@ -15,18 +15,19 @@ Usage:
   clearway                          tray icon + proxy (headless when there is no tray)
   clearway serve [--config FILE] [--listen ADDR]
                                     run the proxy in the foreground
-  clearway status                   show the running proxy's state
+  clearway status [--json]          show the running proxy's state
   clearway token [--rotate]         print (or replace) the local client token
   clearway keys set NAME            store an API key (read from standard input)
   clearway keys list                key names, which upstreams use them, set or missing
   clearway keys delete NAME         remove an API key
-  clearway cookies list [UPSTREAM] [--show-values]
+  clearway cookies list [UPSTREAM] [--show-values] [--json]
   clearway cookies clear [--unpin-ua] [UPSTREAM]
   clearway cookies import FILE      Netscape cookies.txt (curl -c, browser export)
   clearway cookies export FILE
   clearway config path|check|default
                                     where the config is, check it (and list the upstreams), the default
-  clearway doctor [--json]          check this machine (config, port, desktop, keychain, folders,
+  clearway doctor [--json] [--config FILE]
+                                    check this machine (config, port, desktop, keychain, folders,
                                     cookies, network to each upstream) and say how to fix what is wrong
   clearway usage [--since 24h|7d|30d|DATE] [--by day|model|client|upstream] [--json|--csv]
                                     tokens, requests and estimated cost from the usage ledger
