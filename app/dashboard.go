@@ -49,7 +49,7 @@ func (a *App) dashboardOptions(opts *proxy.Options, srv **proxy.Server) {
 				base = "http://" + (*srv).Addr()
 			}
 			url, expires := a.dash.LoginLink(base)
-			writeJSON(w, http.StatusOK, api.UICode{URL: url, Expires: expires})
+			proxy.WriteJSON(w, http.StatusOK, api.UICode{URL: url, Expires: expires})
 		}},
 		proxy.Route{Method: "PUT", Path: api.PathKey, Handler: func(w http.ResponseWriter, r *http.Request) {
 			name := r.PathValue("name")
@@ -57,48 +57,48 @@ func (a *App) dashboardOptions(opts *proxy.Options, srv **proxy.Server) {
 			secret := strings.TrimSpace(string(b))
 			switch {
 			case err != nil || len(b) > maxSecretBytes:
-				writeAPIError(w, http.StatusRequestEntityTooLarge, "the key is unreadable or larger than 64 KiB")
+				proxy.WriteRouteError(w, r, http.StatusRequestEntityTooLarge, "the key is unreadable or larger than 64 KiB")
 			case keychain.ValidName(name) != nil:
-				writeAPIError(w, http.StatusBadRequest, keychain.ValidName(name).Error())
+				proxy.WriteRouteError(w, r, http.StatusBadRequest, keychain.ValidName(name).Error())
 			case secret == "":
-				writeAPIError(w, http.StatusBadRequest, "the key is empty")
+				proxy.WriteRouteError(w, r, http.StatusBadRequest, "the key is empty")
 			default:
 				if err := a.SetKey(name, secret); err != nil {
-					writeAPIError(w, http.StatusServiceUnavailable, "keychain: "+err.Error())
+					proxy.WriteRouteError(w, r, http.StatusServiceUnavailable, "keychain: "+err.Error())
 					return
 				}
-				writeJSON(w, http.StatusOK, map[string]string{"set": name})
+				proxy.WriteJSON(w, http.StatusOK, map[string]string{"set": name})
 			}
 		}},
 		proxy.Route{Method: "DELETE", Path: api.PathKey, Handler: func(w http.ResponseWriter, r *http.Request) {
 			name := r.PathValue("name")
 			if err := a.DeleteKey(name); err != nil && !errors.Is(err, keychain.ErrNotFound) {
-				writeAPIError(w, http.StatusServiceUnavailable, "keychain: "+err.Error())
+				proxy.WriteRouteError(w, r, http.StatusServiceUnavailable, "keychain: "+err.Error())
 				return
 			}
-			writeJSON(w, http.StatusOK, map[string]string{"deleted": name})
+			proxy.WriteJSON(w, http.StatusOK, map[string]string{"deleted": name})
 		}},
 		proxy.Route{Method: "POST", Path: api.PathToken, Handler: func(w http.ResponseWriter, r *http.Request) {
 			tok, err := keychain.RotateClientTokenOrFile(a.keys, a.paths.TokenFile())
 			if err != nil {
-				writeAPIError(w, http.StatusServiceUnavailable, "keychain: "+err.Error())
+				proxy.WriteRouteError(w, r, http.StatusServiceUnavailable, "keychain: "+err.Error())
 				return
 			}
 			if *srv != nil {
 				if err := (*srv).ReloadKeys(); err != nil {
-					writeAPIError(w, http.StatusServiceUnavailable, "the new token is stored but not in use yet (restart clearway): "+err.Error())
+					proxy.WriteRouteError(w, r, http.StatusServiceUnavailable, "the new token is stored but not in use yet (restart clearway): "+err.Error())
 					return
 				}
 			}
-			writeJSON(w, http.StatusOK, api.TokenRotated{Token: tok.Value})
+			proxy.WriteJSON(w, http.StatusOK, api.TokenRotated{Token: tok.Value})
 		}},
 		proxy.Route{Method: "GET", Path: api.PathSettings, Handler: func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, http.StatusOK, a.settings())
+			proxy.WriteJSON(w, http.StatusOK, a.settings())
 		}},
 		proxy.Route{Method: "POST", Path: api.PathSettings, Handler: func(w http.ResponseWriter, r *http.Request) {
 			var s api.Settings
 			if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&s); err != nil {
-				writeAPIError(w, http.StatusBadRequest, "settings: "+err.Error())
+				proxy.WriteRouteError(w, r, http.StatusBadRequest, "settings: "+err.Error())
 				return
 			}
 			for _, p := range []struct {
@@ -109,11 +109,11 @@ func (a *App) dashboardOptions(opts *proxy.Options, srv **proxy.Server) {
 					continue
 				}
 				if err := a.SetPreference(p.pref, *p.on); err != nil {
-					writeAPIError(w, http.StatusConflict, p.pref.String()+": "+err.Error())
+					proxy.WriteRouteError(w, r, http.StatusConflict, p.pref.String()+": "+err.Error())
 					return
 				}
 			}
-			writeJSON(w, http.StatusOK, a.settings())
+			proxy.WriteJSON(w, http.StatusOK, a.settings())
 		}},
 	)
 }
@@ -127,17 +127,6 @@ func (a *App) settings() api.Settings {
 		check = err.Error()
 	}
 	return api.Settings{Notifications: &notes, Autostart: &login, ConfigPath: ConfigShown(a.cfg), ConfigCheck: check}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// writeAPIError answers in the admin API's error shape.
-func writeAPIError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]any{"type": "error", "error": map[string]string{"type": "invalid_request_error", "message": msg}})
 }
 
 // DashboardURL returns a one-time login link to the running proxy's
