@@ -70,9 +70,7 @@ func TestDashboardInRealChromium(t *testing.T) {
 	srv := httptest.NewTLSServer(up)
 	defer srv.Close()
 	sb := newSandbox(t)
-	sb.env["CLEARWAY_KEYCHAIN"] = "" // the real keychain
-	sb.env["DBUS_SESSION_BUS_ADDRESS"] = bus.Addr
-	sb.env["XDG_RUNTIME_DIR"] = kr.RuntimeDir
+	sb.useDesktop(bus, kr)
 	sb.trust(srv)
 	sb.writeConfig(fmt.Sprintf(`listen: 127.0.0.1:0
 upstreams:

@@ -114,8 +114,7 @@ func TestDoctorHealthyDesktop(t *testing.T) {
 	kr.Store(t, "clearway", "doctor-key", "sk-DOCTORSECRET")
 
 	sb := newSandbox(t)
-	sb.env["CLEARWAY_KEYCHAIN"] = ""
-	sb.env["DBUS_SESSION_BUS_ADDRESS"] = bus.Addr
+	sb.useDesktop(bus, kr)
 	up := doctorUpstream(t, sb)
 	sb.writeConfig(fmt.Sprintf(doctorYAML, freeAddr(t), up.URL))
 
@@ -155,8 +154,7 @@ func TestDoctorLockedKeyring(t *testing.T) {
 	kr.Lock(t)
 
 	sb := newSandbox(t)
-	sb.env["CLEARWAY_KEYCHAIN"] = ""
-	sb.env["DBUS_SESSION_BUS_ADDRESS"] = bus.Addr
+	sb.useDesktop(bus, kr)
 	up := doctorUpstream(t, sb)
 	sb.writeConfig(fmt.Sprintf(doctorYAML, freeAddr(t), up.URL))
 

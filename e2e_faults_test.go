@@ -97,9 +97,7 @@ func TestKeychainGoneWhileRunning(t *testing.T) {
 	up := httptest.NewTLSServer(rec)
 	defer up.Close()
 	sb := newSandbox(t)
-	sb.env["CLEARWAY_KEYCHAIN"] = ""
-	sb.env["DBUS_SESSION_BUS_ADDRESS"] = bus.Addr
-	sb.env["XDG_RUNTIME_DIR"] = kr.RuntimeDir
+	sb.useDesktop(bus, kr)
 	sb.trust(up)
 	sb.writeConfig(strings.ReplaceAll(keysYAML, "%s", up.URL))
 	for name, val := range map[string]string{"anthropic": "sk-ant-TESTSECRET-9", "supermemory": "sm-TESTSECRET-9"} {

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/clearway/clearway/internal/desktoptest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -280,4 +281,15 @@ func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() boo
 		time.Sleep(5 * time.Millisecond)
 	}
 	return time.Since(start)
+}
+
+// useDesktop points the sandbox at the real keychain on a private session
+// bus, and at the keyring's runtime folder when kr is given (nil: a bus with
+// no keyring started by this test).
+func (sb *sandbox) useDesktop(bus *desktoptest.Bus, kr *desktoptest.Keyring) {
+	sb.env["CLEARWAY_KEYCHAIN"] = "" // the real keychain
+	sb.env["DBUS_SESSION_BUS_ADDRESS"] = bus.Addr
+	if kr != nil {
+		sb.env["XDG_RUNTIME_DIR"] = kr.RuntimeDir
+	}
 }

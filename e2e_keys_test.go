@@ -62,9 +62,7 @@ func TestKeysThroughTheRealSecretService(t *testing.T) {
 	up := httptest.NewTLSServer(rec)
 	defer up.Close()
 	sb := newSandbox(t)
-	sb.env["CLEARWAY_KEYCHAIN"] = "" // the real keychain
-	sb.env["DBUS_SESSION_BUS_ADDRESS"] = bus.Addr
-	sb.env["XDG_RUNTIME_DIR"] = kr.RuntimeDir
+	sb.useDesktop(bus, kr)
 	sb.trust(up)
 	sb.writeConfig(strings.ReplaceAll(keysYAML, "%s", up.URL))
 
@@ -165,8 +163,7 @@ func TestKeysThroughTheRealSecretService(t *testing.T) {
 func TestNoSecretServiceGivesAClearError(t *testing.T) {
 	bus := desktoptest.StartBus(t)
 	sb := newSandbox(t)
-	sb.env["CLEARWAY_KEYCHAIN"] = ""
-	sb.env["DBUS_SESSION_BUS_ADDRESS"] = bus.Addr
+	sb.useDesktop(bus, nil)
 	start := time.Now()
 	_, stderr, code := sb.run("sk-x", "keys", "set", "anthropic")
 	took := time.Since(start)

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -31,8 +30,7 @@ func TestTrayStopDuringStart(t *testing.T) {
 	_, up := newGate(t)
 	sb := newSandbox(t)
 	sb.trust(up)
-	port := freePort(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	addr := freeAddr(t)
 	sb.env["DBUS_SESSION_BUS_ADDRESS"] = bus.Addr
 	sb.env["CLEARWAY_CONFIG"] = sb.config
 	sb.writeConfig(strings.Replace(strings.ReplaceAll(gateYAML, "%s", up.URL), "listen: 127.0.0.1:0", "listen: "+addr, 1))
@@ -132,17 +130,6 @@ func TestTrayStopDuringStart(t *testing.T) {
 		t.Errorf("clearway exited with %v after SIGTERM", err)
 	}
 	checkRaces(t, raceLog, "fyne.io/systray.")
-}
-
-// freePort returns a loopback TCP port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // portOpen reports whether something accepts connections on addr.
