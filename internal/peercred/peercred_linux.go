@@ -1,29 +1,12 @@
 package peercred
 
-import (
-	"net"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-const supported = true
-
-func uid(c *net.UnixConn) (int, error) {
-	raw, err := c.SyscallConn()
+// peerUID reads SO_PEERCRED.
+func peerUID(fd int) (int, error) {
+	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
 	if err != nil {
 		return -1, err
 	}
-	id := -1
-	var cerr error
-	err = raw.Control(func(fd uintptr) {
-		var cred *unix.Ucred
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-		if cerr == nil {
-			id = int(cred.Uid)
-		}
-	})
-	if err != nil {
-		return -1, err
-	}
-	return id, cerr
+	return int(cred.Uid), nil
 }
