@@ -599,7 +599,7 @@ func (s *Server) logAttempt(sess *session, attempt, maxAttempts, status int, del
 		return
 	}
 	s.log.Log(context.Background(), level, "upstream attempt", "upstream", sess.up.Name, "attempt", strconv.Itoa(attempt)+"/"+strconv.Itoa(maxAttempts),
-		"status", status, "delay", delay, "why", why, "cookies", sess.jar.Len())
+		"status", status, "delay", delay, "why", why, "cookies", sess.jar.Count())
 }
 
 // giveUpOnError answers 502 (or 504 for a timeout) naming the upstream host and the cause.

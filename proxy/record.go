@@ -73,7 +73,7 @@ func noteAttempt(w http.ResponseWriter, sess *session, cred seam.Credential) {
 		rw.attempts++
 		rw.upstream = sess.up.Name
 		rw.keyName = cred.Name
-		rw.log = append(rw.log, api.Attempt{N: rw.attempts, Upstream: sess.up.Name, Key: cred.Name, Cookies: sess.jar.Len()})
+		rw.log = append(rw.log, api.Attempt{N: rw.attempts, Upstream: sess.up.Name, Key: cred.Name, Cookies: sess.jar.Count()})
 	}
 }
 

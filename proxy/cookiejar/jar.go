@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -78,6 +79,12 @@ type Jar struct {
 	nBytes      int       // sum of recs' size()
 	lastCreated time.Time // Created of the newest record; creation stamps strictly increase
 	nextExpiry  time.Time // no record expires before this; zero: none expires
+
+	// count and expiryNanos mirror len(recs) and nextExpiry (UnixNano, 0:
+	// none) for Count, which the request path calls on every attempt (the
+	// dashboard's cookie count) without taking mu. Written under mu.
+	count       atomic.Int64
+	expiryNanos atomic.Int64
 }
 
 // newJar returns an empty jar; onChange (may be nil) is called after every
@@ -122,6 +129,18 @@ func (j *Jar) resetLocked() {
 	j.nSession = 0
 	j.nBytes = 0
 	j.nextExpiry = time.Time{}
+	j.publishLocked()
+}
+
+// publishLocked mirrors the record count and the next expiry into the
+// atomics Count reads. Called after every change of recs or nextExpiry.
+func (j *Jar) publishLocked() {
+	j.count.Store(int64(len(j.recs)))
+	var ns int64
+	if !j.nextExpiry.IsZero() {
+		ns = j.nextExpiry.UnixNano()
+	}
+	j.expiryNanos.Store(ns)
 }
 
 // SetCookies implements http.CookieJar: it stores cookies received from u
@@ -190,6 +209,16 @@ func (j *Jar) Len() int {
 	defer j.mu.Unlock()
 	j.sweepLocked(j.now())
 	return len(j.recs)
+}
+
+// Count is Len without the lock when no cookie may have expired since the
+// last change (the common case): an atomic load and a clock read. When one
+// may have, it is Len (which sweeps). Safe for concurrent use.
+func (j *Jar) Count() int {
+	if due := j.expiryNanos.Load(); due != 0 && j.now().UnixNano() >= due {
+		return j.Len()
+	}
+	return int(j.count.Load())
 }
 
 // Clear forgets every cookie (and, for a Store's jar, schedules a save).
@@ -366,6 +395,7 @@ func (j *Jar) putLocked(k recordKey, rec, old Record, exists bool) {
 	} else if j.nextExpiry.IsZero() || rec.Expires.Before(j.nextExpiry) {
 		j.nextExpiry = rec.Expires
 	}
+	j.publishLocked()
 }
 
 func (j *Jar) deleteLocked(k recordKey, rec Record) {
@@ -374,6 +404,7 @@ func (j *Jar) deleteLocked(k recordKey, rec Record) {
 	if rec.Session() {
 		j.nSession--
 	}
+	j.publishLocked()
 }
 
 // dropLocked removes rec from the records and from the standard jar.
@@ -402,6 +433,7 @@ func (j *Jar) sweepLocked(now time.Time) {
 		}
 	}
 	j.nextExpiry = next
+	j.publishLocked()
 }
 
 // capLocked enforces the caps, dropping the oldest cookies first.

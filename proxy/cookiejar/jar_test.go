@@ -146,6 +146,9 @@ func TestJarMatchesStdlibAndReplay(t *testing.T) {
 			if j.Len() < 20 {
 				t.Fatalf("only %d cookies stored: the generator is too destructive to test anything", j.Len())
 			}
+			if c, n := j.Count(), j.Len(); c != n {
+				t.Errorf("Count = %d, Len = %d", c, n)
+			}
 			replayed := roundTrip(t, j)
 			nonEmpty := 0
 			for _, u := range queryURLs() {
@@ -234,11 +237,21 @@ func TestJarDeletionAndExpiry(t *testing.T) {
 	j := newJar(JarOptions{Now: clock.Now}, nil)
 	u := mustURL(t, "https://example.com/")
 	j.SetCookies(u, setCookies(t, "a=1", "b=2; Max-Age=60", "c=3", "d=4"))
+	if n := j.Count(); n != 4 {
+		t.Errorf("Count = %d after setting 4 cookies, want 4", n)
+	}
 	j.SetCookies(u, setCookies(t, "a=gone; Max-Age=-1", "c=gone; Expires=Thu, 01 Jan 1970 00:00:01 GMT"))
 	if got := cookieHeader(j.Cookies(u)); got != "b=2; d=4" {
 		t.Fatalf("after deleting a and c: %q", got)
 	}
+	if n := j.Count(); n != 2 {
+		t.Errorf("Count = %d after deleting 2 of 4, want 2", n)
+	}
 	clock.Advance(61 * time.Second)
+	// Nothing swept the expired cookie yet: Count must not report it.
+	if n := j.Count(); n != 1 {
+		t.Errorf("Count = %d once the Max-Age=60 cookie expired, want 1", n)
+	}
 	if got := cookieHeader(j.Cookies(u)); got != "d=4" {
 		t.Errorf("61s later the Max-Age=60 cookie is still sent: %q", got)
 	}
@@ -330,7 +343,7 @@ func TestJarClear(t *testing.T) {
 	u := mustURL(t, "https://example.com/")
 	j.SetCookies(u, setCookies(t, "a=1", "b=2; Max-Age=60"))
 	j.Clear()
-	if j.Len() != 0 || len(j.Cookies(u)) != 0 || len(j.Records()) != 0 {
+	if j.Count() != 0 || j.Len() != 0 || len(j.Cookies(u)) != 0 || len(j.Records()) != 0 {
 		t.Errorf("after Clear: Len %d, cookies %q", j.Len(), cookieHeader(j.Cookies(u)))
 	}
 }
