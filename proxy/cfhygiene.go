@@ -33,15 +33,16 @@ func (s *Server) dropStaleCloudflare(now time.Time) {
 // stealthDenied reports whether resp is Cloudflare's silent refusal of the
 // __cf_bm the attempt carried (see retry.StealthDeny). When it is, the
 // session's short-lived Cloudflare cookies are dropped (cf_clearance kept)
-// so the caller can retry once. peeked is the raw start of the body.
-func (s *Server) stealthDenied(sess *session, resp *http.Response, peeked []byte) bool {
+// so the caller can retry once. decoded is the decoded start of the body
+// (retry.DecodeBody).
+func (s *Server) stealthDenied(sess *session, resp *http.Response, decoded []byte) bool {
 	if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusNotFound {
 		return false
 	}
 	if resp.Request == nil || !sentCookie(resp.Request.Header, cookiejar.CloudflareBotCookie) {
 		return false
 	}
-	if !retry.StealthDeny(resp.StatusCode, resp.Header, retry.DecodeBody(resp.Header.Get("Content-Encoding"), peeked)) {
+	if !retry.StealthDeny(resp.StatusCode, resp.Header, decoded) {
 		return false
 	}
 	dropped := sess.jar.DropShortLivedCloudflare()

@@ -258,20 +258,45 @@ func (s *Server) credentialError(w http.ResponseWriter, r *http.Request, sess *s
 
 // report tells the Credentials how the upstream answered an attempt, and the
 // Limiter when the upstream asked to wait. It returns true when the
-// Credentials want the request retried with another key. peeked is the raw
-// start of an error answer's body.
-func (s *Server) report(sess *session, cred seam.Credential, status int, header http.Header, peeked []byte, err error, v retry.Verdict) bool {
-	if status >= 400 && v.HasAfter {
+// Credentials want the request retried with another key. a is the answer as
+// roundTrip read it (the zero answer for a transport error).
+func (s *Server) report(sess *session, cred seam.Credential, a *answer, err error, v retry.Verdict) bool {
+	if a.status >= 400 && v.HasAfter {
 		s.limiter.Pause(sess.up.Name, cred.Name, s.clock.Now().Add(v.After))
 	}
 	o := seam.Outcome{
-		Status: status, Header: header, Err: err,
+		Status: a.status, Header: a.header, Err: err,
 		Retry: v.Retry, After: v.After, HasAfter: v.HasAfter, Reason: v.Reason,
-	}
-	if status >= 400 && len(peeked) > 0 {
-		o.Body = retry.DecodeBody(header.Get("Content-Encoding"), peeked)
+		Body: a.decoded, Key: a.key, KeyWhy: a.keyWhy, Rates: a.rates,
 	}
 	return s.creds.Report(cred, o)
+}
+
+// answer is one attempt's answer as roundTrip reads it once for every rule
+// that asks about it (stealth deny, the retry verdict, the credentials'
+// report, a key refusal before a fallback, the status headroom and the usage
+// record): the body decoded once, the key classified once, the rate-limit
+// headers read once. The zero value is "no answer" (a transport error).
+type answer struct {
+	status  int
+	header  http.Header
+	decoded []byte // the decoded start of an error answer's body (nil for status < 400)
+	key     retry.KeyProblem
+	keyWhy  string
+	rates   retry.Rates
+}
+
+// readAnswer reads resp (and peeked, the raw start of its body when
+// retry.NeedsBody) into an answer. now measures the rates' duration resets.
+func readAnswer(resp *http.Response, peeked []byte, now time.Time) answer {
+	a := answer{status: resp.StatusCode, header: resp.Header, rates: retry.ReadRates(resp.Header, now)}
+	if a.status >= 400 {
+		if len(peeked) > 0 {
+			a.decoded = retry.DecodeBody(resp.Header.Get("Content-Encoding"), peeked)
+		}
+		a.key, a.keyWhy = retry.ClassifyKey(a.status, resp.Header, a.decoded)
+	}
+	return a
 }
 
 func (s *Server) keyProblem(w http.ResponseWriter, r *http.Request, upstream, key string, kerr error) {
@@ -392,7 +417,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 				s.log.Info("client left; upstream request cancelled", "upstream", sess.up.Name, "attempt", attempt, "status", statusClientClosed)
 				return tripResult{done: true, outcome: breaker.Ignore}
 			}
-			switchKey := s.report(sess, cred, 0, nil, nil, err, v)
+			switchKey := s.report(sess, cred, &answer{}, err, v)
 			if (v.Retry || switchKey) && attempt < maxAttempts {
 				if !s.waitRetry(ctx, w, sess, attempt, maxAttempts, 0, v, switchKey) {
 					return tripResult{done: true, outcome: breaker.Ignore}
@@ -411,7 +436,9 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 		if retry.NeedsBody(resp.StatusCode, resp.Header) {
 			peeked = s.peekBody(resp.Body, cancel)
 		}
-		if !stealthRetried && s.stealthDenied(sess, resp, peeked) {
+		now := time.Now()
+		a := readAnswer(resp, peeked, now)
+		if !stealthRetried && s.stealthDenied(sess, resp, a.decoded) {
 			// One extra attempt without the stale cookies; it does not
 			// count against max_retries.
 			stealthRetried = true
@@ -421,12 +448,10 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 			cancel(nil)
 			continue
 		}
-		now := time.Now()
-		limits := retry.Headroom(resp.Header, now) // read once: status headroom and the usage record
-		sess.stats.noteHeadroom(limits)
-		v := sess.policy.ClassifyResponse(resp.StatusCode, resp.Header, peeked, now)
+		sess.stats.noteHeadroom(a.rates.Limits)
+		v := sess.policy.ClassifyAnswer(resp.StatusCode, resp.Header, a.decoded, a.rates, now)
 		noteOutcome(w, resp.StatusCode, v.Reason)
-		switchKey := s.report(sess, cred, resp.StatusCode, resp.Header, peeked, nil, v)
+		switchKey := s.report(sess, cred, &a, nil, v)
 		if (v.Retry || switchKey) && attempt < maxAttempts {
 			drain(resp.Body)
 			cancel(nil)
@@ -440,7 +465,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 		if failed {
 			outcome = breaker.Failure
 		}
-		if !h.last && (failed || keyRefused(resp.StatusCode, resp.Header, peeked)) {
+		if !h.last && (failed || a.key == retry.KeyInvalid || a.key == retry.KeyNoCredit) {
 			// Nothing has gone to the client yet: the next upstream gets the
 			// request instead.
 			drain(resp.Body)
@@ -461,7 +486,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 				resp.Header.Set("X-Should-Retry", sr)
 			}
 		}
-		meterAnswer(w, resp, limits)
+		meterAnswer(w, resp, a.rates.Limits)
 		s.copyResponse(w, rc, sess, resp, peeked, attempt, cancel)
 		cancel(nil)
 		return tripResult{done: true, outcome: outcome}
@@ -474,17 +499,6 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 // request itself is the client's answer, not the upstream's failure.
 func finalFailure(status int, v retry.Verdict) bool {
 	return v.Retry || v.TooLong || v.Cloudflare != "" || status == http.StatusTooManyRequests || status >= 500
-}
-
-// keyRefused reports whether a final answer refused the key it was sent
-// with (invalid, out of credit): another upstream with its own keys may
-// still serve the request.
-func keyRefused(status int, h http.Header, peeked []byte) bool {
-	if status < 400 {
-		return false
-	}
-	p, _ := retry.ClassifyKey(status, h, retry.DecodeBody(h.Get("Content-Encoding"), peeked))
-	return p == retry.KeyInvalid || p == retry.KeyNoCredit
 }
 
 // failedOver records, for an upstream whose final failure goes to a

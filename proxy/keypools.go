@@ -165,7 +165,7 @@ func (k *keyPools) Report(c seam.Credential, o seam.Outcome) bool {
 	}
 	now := k.clock.Now()
 	if o.Status < 400 {
-		if until, src, ok := retry.Exhausted(o.Header, now); ok {
+		if until, src, ok := o.Rates.Exhausted(now); ok {
 			pool.Exhaust(name, until, src)
 			k.log.Info("the upstream says the key has nothing left until its reset; new requests will not be sent into a known 429",
 				"upstream", c.Upstream, "key", name, "until", until.Format(time.RFC3339), "header", src)
@@ -174,7 +174,7 @@ func (k *keyPools) Report(c seam.Credential, o seam.Outcome) bool {
 		pool.Succeeded(name)
 		return false
 	}
-	problem, why := retry.ClassifyKey(o.Status, o.Header, o.Body)
+	problem, why := o.Key, o.KeyWhy
 	switch problem {
 	case retry.KeyRateLimited:
 		if pool.Len() < 2 {

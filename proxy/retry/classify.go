@@ -90,14 +90,24 @@ func NeedsBody(status int, h http.Header) bool {
 // answer at once and decides itself. The Cloudflare field is set whenever a
 // marker is found. ClassifyResponse is safe for concurrent use.
 func (p Policy) ClassifyResponse(status int, h http.Header, body []byte, now time.Time) Verdict {
-	v := Verdict{Reason: "status " + strconv.Itoa(status)}
+	if status < 400 {
+		return Verdict{Reason: statusReason(status)}
+	}
+	return p.ClassifyAnswer(status, h, DecodeBody(h.Get("Content-Encoding"), body), ReadRates(h, now), now)
+}
+
+// ClassifyAnswer is ClassifyResponse for a caller that already decoded the
+// body (DecodeBody) and read the rate-limit headers (ReadRates of the same
+// h), so that one answer is decoded and read once whoever asks about it.
+// Safe for concurrent use.
+func (p Policy) ClassifyAnswer(status int, h http.Header, decoded []byte, rates Rates, now time.Time) Verdict {
+	v := Verdict{Reason: statusReason(status)}
 	if status < 400 {
 		return v
 	}
-	if d, src, ok := ParseServerWait(h, now); ok {
+	if d, src, ok := serverWait(h, rates, now); ok {
 		v.After, v.AfterSource, v.HasAfter = d, src, true
 	}
-	decoded := DecodeBody(h.Get("Content-Encoding"), body)
 	v.Cloudflare = CloudflareKind(h, decoded)
 
 	switch shouldRetry := strings.ToLower(strings.TrimSpace(h.Get("X-Should-Retry"))); {
@@ -118,4 +128,13 @@ func (p Policy) ClassifyResponse(status int, h http.Header, body []byte, now tim
 		v.Reason = fmt.Sprintf("%s: %s %s exceeds %s", v.Reason, v.AfterSource, v.After, p.maxRetryAfter())
 	}
 	return v
+}
+
+// statusReason is "status N"; the answer nearly every request gets is a
+// constant, not a string built per request.
+func statusReason(status int) string {
+	if status == http.StatusOK {
+		return "status 200"
+	}
+	return "status " + strconv.Itoa(status)
 }

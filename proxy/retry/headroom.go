@@ -2,8 +2,6 @@ package retry
 
 import (
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -23,34 +21,7 @@ type Limit struct {
 // are filled in when present. Resets given as durations are measured from now.
 // It returns nil when the answer states none. Safe for concurrent use.
 func Headroom(h http.Header, now time.Time) []Limit {
-	var out []Limit
-	for _, rh := range resetHeaders {
-		v := headerValue(h, rh.remainingKey)
-		if v == "" {
-			continue // not stated: skip the parse and its error value
-		}
-		rem, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil || rem < 0 {
-			continue
-		}
-		l := Limit{Name: rh.name, Remaining: rem}
-		if v := headerValue(h, rh.limitKey); v != "" {
-			if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n >= 0 {
-				l.Limit = n
-			}
-		}
-		if v := strings.TrimSpace(headerValue(h, rh.resetKey)); v != "" {
-			if rh.rfc3339 {
-				if t, err := time.Parse(time.RFC3339, v); err == nil {
-					l.Reset = t
-				}
-			} else if d, ok := parseGoDuration(v); ok {
-				l.Reset = now.Add(d)
-			}
-		}
-		out = append(out, l)
-	}
-	return out
+	return ReadRates(h, now).Limits
 }
 
 // RemainingOf returns the remaining count of the first limit called name in

@@ -2,7 +2,6 @@ package retry
 
 import (
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -17,34 +16,5 @@ import (
 // reset has already passed. The same header table as ParseServerWait is used.
 // Exhausted is safe for concurrent use.
 func Exhausted(h http.Header, now time.Time) (until time.Time, source string, ok bool) {
-	for _, rh := range resetHeaders {
-		if !exhausted(headerValue(h, rh.remainingKey)) {
-			continue
-		}
-		v := headerValue(h, rh.resetKey)
-		if v == "" {
-			continue
-		}
-		var t time.Time
-		if rh.rfc3339 {
-			parsed, err := time.Parse(time.RFC3339, strings.TrimSpace(v))
-			if err != nil {
-				continue
-			}
-			t = parsed
-		} else {
-			d, dok := parseGoDuration(v)
-			if !dok {
-				continue
-			}
-			t = now.Add(d)
-		}
-		if !t.After(now) {
-			continue
-		}
-		if !ok || t.After(until) {
-			until, source, ok = t, rh.reset, true
-		}
-	}
-	return until, source, ok
+	return ReadRates(h, now).Exhausted(now)
 }

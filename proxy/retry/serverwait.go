@@ -79,6 +79,11 @@ func headerValue(h http.Header, key string) string {
 // ok is false when no header gives a usable wait. ParseServerWait is safe for
 // concurrent use.
 func ParseServerWait(h http.Header, now time.Time) (d time.Duration, source string, ok bool) {
+	return serverWait(h, ReadRates(h, now), now)
+}
+
+// serverWait is ParseServerWait with the reset headers already read into r.
+func serverWait(h http.Header, r Rates, now time.Time) (time.Duration, string, bool) {
 	if v := headerValue(h, "Retry-After-Ms"); v != "" {
 		if d, ok := parseDecimal(v, time.Millisecond); ok {
 			return d, "retry-after-ms", true
@@ -94,43 +99,7 @@ func ParseServerWait(h http.Header, now time.Time) (d time.Duration, source stri
 			}
 		}
 	}
-	var (
-		best, bestExhausted       time.Duration
-		bestSrc, bestExhaustedSrc string
-	)
-	for _, rh := range resetHeaders {
-		v := headerValue(h, rh.resetKey)
-		if v == "" {
-			continue
-		}
-		var (
-			d  time.Duration
-			ok bool
-		)
-		if rh.rfc3339 {
-			if t, err := time.Parse(time.RFC3339, strings.TrimSpace(v)); err == nil {
-				d, ok = untilTime(t, now)
-			}
-		} else {
-			d, ok = parseGoDuration(v)
-		}
-		if !ok {
-			continue
-		}
-		if bestSrc == "" || d > best {
-			best, bestSrc = d, rh.reset
-		}
-		if exhausted(headerValue(h, rh.remainingKey)) && (bestExhaustedSrc == "" || d > bestExhausted) {
-			bestExhausted, bestExhaustedSrc = d, rh.reset
-		}
-	}
-	if bestExhaustedSrc != "" {
-		return bestExhausted, bestExhaustedSrc, true
-	}
-	if bestSrc != "" {
-		return best, bestSrc, true
-	}
-	return 0, "", false
+	return r.resetWait(now)
 }
 
 // exhausted reports whether a *-remaining header value says nothing is left.

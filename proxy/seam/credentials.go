@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/clearway/clearway/proxy/retry"
 )
 
 // Credentials gives the credential for each attempt the proxy makes to an
@@ -87,6 +89,14 @@ type Outcome struct {
 	// so a key's refusal (authentication_error, a spend limit) can be told
 	// from other errors. Read-only; it must not be kept.
 	Body []byte
+	// Key and KeyWhy are what the answer says about the key (retry.ClassifyKey
+	// of Status, Header and Body), classified once by the proxy for Status
+	// >= 400; KeyOK and "" otherwise.
+	Key    retry.KeyProblem
+	KeyWhy string
+	// Rates are the answer's rate-limit headers as the proxy read them once
+	// (retry.ReadRates of Header); zero when Status is 0.
+	Rates retry.Rates
 }
 
 // KeyError says the key a request needs is not available.
