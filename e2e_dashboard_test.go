@@ -25,9 +25,10 @@ import (
 // rate-limit headers, recording the key each request carried. /gated/ is
 // behind a Cloudflare-like gate.
 type dashUpstream struct {
-	gate cfgate.Gate
-	mu   sync.Mutex
-	keys []string
+	gate    cfgate.Gate
+	mu      sync.Mutex
+	keys    []string
+	cookies []string // the Cookie header of each request
 }
 
 func (u *dashUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -37,6 +38,7 @@ func (u *dashUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	u.mu.Lock()
 	u.keys = append(u.keys, r.Header.Get("X-Api-Key"))
+	u.cookies = append(u.cookies, r.Header.Get("Cookie"))
 	u.mu.Unlock()
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -47,6 +49,15 @@ func (u *dashUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("anthropic-ratelimit-requests-remaining", "49")
 	_, _ = w.Write([]byte(`{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929",
 		"content":[{"type":"text","text":"hi"}],"usage":{"input_tokens":1200,"output_tokens":300,"cache_read_input_tokens":0,"cache_creation_input_tokens":0}}`))
+}
+
+func (u *dashUpstream) lastCookie() string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.cookies) == 0 {
+		return ""
+	}
+	return u.cookies[len(u.cookies)-1]
 }
 
 func (u *dashUpstream) lastKey() string {
@@ -220,6 +231,79 @@ fetch(%q, {credentials: "include"}).then(r => r.text()).then(t => { document.bod
 	if st, _ := send("/anthropic/v1/messages", newTok); st != 200 {
 		t.Fatalf("new token after rotation: %d", st)
 	}
+
+	// Cookies: Clear empties the gated upstream's jar; an imported
+	// cookies.txt is what the upstream receives next.
+	status := func() map[string]int {
+		var st struct {
+			Upstreams []struct {
+				Name        string
+				CookieCount int `json:"cookie_count"`
+			}
+		}
+		_, body := request(t, "GET", p.url("/_clearway/status"), http.Header{"Authorization": {"Bearer " + newTok}}, "")
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			t.Fatalf("status: %v %s", err, body)
+		}
+		n := map[string]int{}
+		for _, u := range st.Upstreams {
+			n[u.Name] = u.CookieCount
+		}
+		return n
+	}
+	if n := status()["gated"]; n == 0 {
+		t.Fatal("the gated upstream's jar is empty after its clearance; nothing to clear")
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#tab-overview")), chromedp.Click(chromedp.CSS("#tab-settings")),
+		chromedp.WaitVisible(chromedp.CSS(`#cookie-list button[aria-label="Clear cookies of gated"]`))); err != nil {
+		t.Fatal(err)
+	}
+	// The list is drawn again on every status refresh, so the button is
+	// clicked from the page's own script (a node id may be stale).
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#cookie-list button[aria-label="Clear cookies of gated"]').click(); true`)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "cookies cleared", 10*time.Second, func() bool {
+		msg, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#cookie-msg")))
+		return strings.Contains(msg, "of gated")
+	})
+	if n := status()["gated"]; n != 0 {
+		t.Fatalf("gated has %d cookies after Clear in the page", n)
+	}
+	cookiesTxt := filepath.Join(t.TempDir(), "cookies.txt")
+	line := fmt.Sprintf("127.0.0.1\tFALSE\t/\tFALSE\t%d\tdash_import\tfrom-the-page\n", time.Now().Add(time.Hour).Unix())
+	if err := os.WriteFile(cookiesTxt, []byte("# Netscape HTTP Cookie File\n"+line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#cookie-file"), []string{cookiesTxt})); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "cookies imported", 10*time.Second, func() bool {
+		msg, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#cookie-msg")))
+		return strings.Contains(msg, "Imported") && strings.Contains(msg, `"anthropic":1`)
+	})
+	if st, _ := send("/anthropic/v1/messages", newTok); st != 200 || !strings.Contains(up.lastCookie(), "dash_import=from-the-page") {
+		t.Fatalf("after importing in the page: status %d, upstream got Cookie %q", st, up.lastCookie())
+	}
+
+	// The notifications switch is saved: the settings API reads it back.
+	settings := func() bool {
+		var s struct{ Notifications *bool }
+		_, body := request(t, "GET", p.url("/_clearway/settings"), http.Header{"Authorization": {"Bearer " + newTok}}, "")
+		if err := json.Unmarshal([]byte(body), &s); err != nil || s.Notifications == nil {
+			t.Fatalf("settings: %v %s", err, body)
+		}
+		return *s.Notifications
+	}
+	before := settings()
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#pref-notifications"))); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the switch saved", 10*time.Second, func() bool { return settings() != before })
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#pref-notifications"))); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the switch saved back", 10*time.Second, func() bool { return settings() == before })
 
 	if dir := os.Getenv("CLEARWAY_SCREENSHOTS"); dir != "" {
 		screenshots(t, ctx, dir)
