@@ -250,7 +250,8 @@ func newStockTarget(bin, upstreamURL, workDir, pin string) *proxyTarget {
 // newClearwayTarget runs `clearway serve` with a generated config, a private
 // HOME and XDG directories, and the env keychain, so it touches nothing of the user's.
 // ledger false writes usage: {enabled: false}. A pprofDir gets a Go CPU
-// profile per start (a binary built with -tags benchprofile).
+// profile and heap profiles at the process's memory high per start (a
+// binary built with -tags benchprofile).
 func newClearwayTarget(label, bin, upstreamURL, workDir, pin string, ledger bool, pprofDir string) *proxyTarget {
 	p := &proxyTarget{label: label, prefix: "/mock", pinCPU: pin, workDir: workDir}
 	p.prepare = func(dir, listen string) ([]string, []string, error) {
@@ -275,7 +276,8 @@ func newClearwayTarget(label, bin, upstreamURL, workDir, pin string, ledger bool
 			return nil, nil, err
 		}
 		if pprofDir != "" {
-			env = append(env, "CLEARWAY_BENCH_CPUPROFILE="+filepath.Join(pprofDir, fmt.Sprintf("%s-%d.prof", label, p.seq)))
+			env = append(env, "CLEARWAY_BENCH_CPUPROFILE="+filepath.Join(pprofDir, fmt.Sprintf("%s-%d.prof", label, p.seq)),
+				"CLEARWAY_BENCH_HEAPPROFILE="+filepath.Join(pprofDir, fmt.Sprintf("%s-%d.heap", label, p.seq)))
 		}
 		argv := []string{bin, "serve", "--config", filepath.Join(dir, "config.yaml"), "--listen", listen}
 		return argv, env, nil
