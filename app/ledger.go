@@ -26,15 +26,18 @@ func Prices(cfg *config.Config) *usage.Prices {
 	return usage.DefaultPrices().With(over)
 }
 
-// OpenLedger opens the usage ledger at path as cfg's usage: section says.
-// It returns nil when the ledger is off or no database could be made (said
-// once in the log): the proxy serves either way.
+// OpenLedger starts the usage ledger at path as cfg's usage: section says.
+// It returns nil when the ledger is off. The database opens in the
+// background (ledger.Start), so the proxy serves at once; rows recorded
+// meanwhile wait in the ledger's queue. When no database can be made the
+// ledger says so once in the log and drops (counting) what it is given:
+// the proxy serves either way.
 func OpenLedger(cfg *config.Config, path string, log *slog.Logger) *ledger.Ledger {
 	if !cfg.Usage.Enabled {
 		log.Info("usage ledger off (usage.enabled: false)")
 		return nil
 	}
-	l, err := ledger.Open(ledger.Options{Path: path, Retention: cfg.Usage.Retention, Prices: Prices(cfg), Logger: log})
+	l, err := ledger.Start(ledger.Options{Path: path, Retention: cfg.Usage.Retention, Prices: Prices(cfg), Logger: log})
 	if err != nil {
 		log.Warn("usage ledger unavailable; requests are not recorded", "path", path, "err", err)
 		return nil

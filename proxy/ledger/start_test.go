@@ -1,0 +1,129 @@
+package ledger
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clearway/clearway/proxy/usage"
+)
+
+// TestRowsWhileOpeningLand: records made while the database is still
+// opening (Start) wait in the queue and land once it is open; Flush and
+// Query wait for it.
+func TestRowsWhileOpeningLand(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "usage.db")
+	log, logs := newLog()
+	l, err := newLedger(Options{Path: path, Logger: log, FlushEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	l.beforeOpen = func() { <-release }
+	go l.run(true)
+	t.Cleanup(func() { _ = l.Close() })
+
+	now := time.Now()
+	for i := range 3 {
+		l.Record(rec(now, "anthropic", "claude-code", "claude-sonnet-4-5", 200, 1, usage.Tokens{Input: int64(i + 1)}))
+	}
+	select {
+	case <-l.Ready():
+		t.Fatal("ready before the open was let through")
+	default:
+	}
+	if st := l.Stats(); st.Queued != 3 || st.Written != 0 || st.Dropped != 0 || st.Error != "" || l.Err() != nil {
+		t.Fatalf("while opening: %+v %v", st, l.Err())
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("the database exists before the open (%v)", err)
+	}
+	// A query while opening waits for the open, up to its context.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := l.Query(ctx, usage.Query{}); err != context.Canceled {
+		t.Errorf("query with a cancelled context while opening: %v", err)
+	}
+
+	close(release)
+	l.Flush()
+	if st := l.Stats(); st.Written != 3 || st.Dropped != 0 || st.Queued != 0 {
+		t.Fatalf("after the open and a flush: %+v", st)
+	}
+	rows, err := l.Query(context.Background(), usage.Query{By: "model"})
+	if err != nil || len(rows) != 1 || rows[0].Requests != 3 || rows[0].InputTokens != 6 {
+		t.Fatalf("rows: %v %+v", err, rows)
+	}
+	if strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("warnings:\n%s", logs)
+	}
+}
+
+// TestStartWithoutDatabase: when no database can be made, Start's ledger
+// says so once, drops and counts the records (those queued while it tried
+// too), reports the error in Stats, and its queries return it.
+func TestStartWithoutDatabase(t *testing.T) {
+	dir := t.TempDir()
+	notDir := filepath.Join(dir, "file")
+	if err := os.WriteFile(notDir, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log, logs := newLog()
+	l, err := newLedger(Options{Path: filepath.Join(notDir, "usage.db"), Logger: log, FlushEvery: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	l.beforeOpen = func() { <-release }
+	go l.run(true)
+	defer l.Close()
+	l.Record(rec(time.Now(), "a", "c", "m", 200, 1, usage.Tokens{}))
+	l.Record(rec(time.Now(), "a", "c", "m", 200, 1, usage.Tokens{}))
+	close(release)
+	<-l.Ready()
+	if l.Err() == nil {
+		t.Fatal("no error from an impossible path")
+	}
+	l.Record(rec(time.Now(), "a", "c", "m", 200, 1, usage.Tokens{}))
+	l.Flush()
+	st := l.Stats()
+	if st.Dropped != 3 || st.Written != 0 || st.Queued != 0 || st.Error == "" {
+		t.Errorf("stats: %+v", st)
+	}
+	if _, err := l.Query(context.Background(), usage.Query{}); err == nil || !strings.Contains(err.Error(), "usage ledger unavailable") {
+		t.Errorf("query without a database: %v", err)
+	}
+	if n := strings.Count(logs.String(), "usage ledger unavailable"); n != 1 {
+		t.Errorf("%d 'unavailable' lines, want 1:\n%s", n, logs)
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+}
+
+// TestFullBatchWritesAtOnce: batchRows records are written without waiting
+// for FlushEvery (an hour here) or a Flush.
+func TestFullBatchWritesAtOnce(t *testing.T) {
+	l, err := Open(Options{Path: filepath.Join(t.TempDir(), "usage.db"), FlushEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for range batchRows - 1 {
+		l.Record(rec(time.Now(), "a", "c", "m", 200, 1, usage.Tokens{}))
+	}
+	if st := l.Stats(); st.Written != 0 || st.Queued != batchRows-1 {
+		t.Fatalf("below a batch: %+v", st)
+	}
+	l.Record(rec(time.Now(), "a", "c", "m", 200, 1, usage.Tokens{}))
+	deadline := time.Now().Add(20 * time.Second)
+	for l.Stats().Written != batchRows {
+		if time.Now().After(deadline) {
+			t.Fatalf("a full batch was not written: %+v", l.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
