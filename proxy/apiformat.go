@@ -3,6 +3,8 @@ package proxy
 import (
 	"net/http"
 	"strings"
+
+	"github.com/clearway/clearway/proxy/config"
 )
 
 // apiFormat is the API dialect a client speaks, which decides the shape of
@@ -30,23 +32,55 @@ var openAIPaths = []string{
 // an OpenAI client (as on /v1/models from the OpenAI SDK); anything else is
 // answered in Anthropic's format. Safe for concurrent use.
 func formatOf(r *http.Request) apiFormat {
+	f, _ := requestFormat(r)
+	return f
+}
+
+// formatFor is formatOf, except that a request nothing in it decides (a
+// keyless GET /v1/models, say) takes the dialect of the upstream it was sent
+// to, which forward's recordWriter carries.
+func formatFor(w http.ResponseWriter, r *http.Request) apiFormat {
+	f, sure := requestFormat(r)
+	if rw, ok := w.(*recordWriter); ok && !sure {
+		return rw.dialect
+	}
+	return f
+}
+
+// requestFormat is formatOf's decision and whether the request itself made
+// it (false: nothing in it tells, Anthropic by default).
+func requestFormat(r *http.Request) (f apiFormat, sure bool) {
 	if r == nil {
-		return formatAnthropic
+		return formatAnthropic, false
 	}
 	if r.Header.Get("Anthropic-Version") != "" {
-		return formatAnthropic
+		return formatAnthropic, true
 	}
 	p := r.URL.Path
 	for _, op := range openAIPaths {
 		if strings.Contains(p, op) {
-			return formatOpenAI
+			return formatOpenAI, true
 		}
 	}
 	if strings.Contains(p, "/messages") || strings.HasSuffix(p, "/complete") {
-		return formatAnthropic
+		return formatAnthropic, true
 	}
 	if r.Header.Get("X-Api-Key") == "" && len(r.Header.Get("Authorization")) > 7 &&
 		strings.EqualFold(r.Header.Get("Authorization")[:7], "bearer ") {
+		return formatOpenAI, true
+	}
+	return formatAnthropic, false
+}
+
+// upstreamFormat is the dialect an upstream most likely speaks, for the
+// requests nothing else decides: one that takes its key as
+// "Authorization: Bearer" (OpenAI and the servers that copy its API), or
+// whose host is OpenAI's, speaks OpenAI's; any other Anthropic's.
+func upstreamFormat(up config.Upstream) apiFormat {
+	if up.AuthHeader == "authorization" {
+		return formatOpenAI
+	}
+	if h := up.URL.Hostname(); h == "openai.com" || strings.HasSuffix(h, ".openai.com") {
 		return formatOpenAI
 	}
 	return formatAnthropic

@@ -99,7 +99,7 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, typ, message
 // writeErrorRetry is writeError with the x-should-retry value to send
 // ("" sends none and leaves the decision to the client's own rules).
 func writeErrorRetry(w http.ResponseWriter, r *http.Request, status int, typ, message, shouldRetry string) {
-	b := errorJSON(formatOf(r), typ, message)
+	b := errorJSON(formatFor(w, r), typ, message)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)))
@@ -129,13 +129,13 @@ func writeThrottled(w http.ResponseWriter, r *http.Request, upstream string, aft
 // the words of its own API's setup. It never contains the literal header name
 // "x-api-key": Claude Code replaces any error text holding it with its own
 // "Invalid API key" line, and the user would never read the fix.
-func tokenMessage(r *http.Request) string {
+func tokenMessage(w http.ResponseWriter, r *http.Request) string {
 	what := "wrong client token"
 	if clientToken(r.Header) == "" {
 		what = "no client token"
 	}
 	fix := "set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) to the output of `clearway token`"
-	if formatOf(r) == formatOpenAI {
+	if formatFor(w, r) == formatOpenAI {
 		fix = "set OPENAI_API_KEY (or your tool's API key setting) to the output of `clearway token`"
 	}
 	return what + ": " + fix

@@ -65,6 +65,8 @@ upstreams:
 		{"wrong token (OpenAI)", "/openai/v1/chat/completions", with(oa, "Authorization", "Bearer nope"), "", "", 401, true, errAuthentication, "set OPENAI_API_KEY"},
 		{"no token (OpenAI responses)", "/openai/v1/responses", nil, "", "", 401, true, errAuthentication, "no client token"},
 		{"wrong token (OpenAI models)", "/openai/v1/models", with(oa, "Authorization", "Bearer nope"), "", "", 401, true, errAuthentication, "OPENAI_API_KEY"},
+		{"no token, nothing tells the API (OpenAI upstream)", "/openai/v1/models", nil, "", "", 401, true, errAuthentication, "set OPENAI_API_KEY"},
+		{"no token, nothing tells the API (Anthropic upstream)", "/anthropic/v1/models", nil, "", "", 401, false, errAuthentication, "set ANTHROPIC_API_KEY"},
 		{"missing key (Anthropic)", "/nokey/v1/messages", anth, "", "", 401, false, errAuthentication, "clearway keys set nokey"},
 		{"missing key (OpenAI)", "/nokeyoa/v1/chat/completions", oa, "", "", 401, true, errAuthentication, "clearway keys set nokey"},
 		{"foreign Host (Anthropic)", "/anthropic/v1/messages", anth, "", "evil.test", 403, false, errPermission, "Host header"},

@@ -29,7 +29,7 @@ var errIdleStream = errors.New("upstream sent nothing for longer than timeouts.i
 // same body is replayed to each of its fallbacks in turn (see tryUpstream).
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, sess *session, rest string) {
 	// One usage record per request, whatever way it ends.
-	rw := &recordWriter{ResponseWriter: w, start: time.Now(), upstream: sess.up.Name, requested: sess.up.Name}
+	rw := &recordWriter{ResponseWriter: w, start: time.Now(), upstream: sess.up.Name, requested: sess.up.Name, dialect: sess.dialect}
 	w = rw
 	defer func() {
 		if p := recover(); p != nil {
@@ -48,7 +48,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, sess *session, 
 
 	tokenRequired := s.guard.tokenRequired()
 	if tokenRequired && !s.guard.tokenOK(r.Header) {
-		writeError(w, r, http.StatusUnauthorized, errAuthentication, tokenMessage(r))
+		writeError(w, r, http.StatusUnauthorized, errAuthentication, tokenMessage(w, r))
 		return
 	}
 	header := outboundHeader(r.Header)

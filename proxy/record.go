@@ -19,9 +19,10 @@ import (
 type recordWriter struct {
 	http.ResponseWriter
 	start     time.Time
-	upstream  string // the upstream that answered (or was last tried)
-	requested string // the upstream the client asked for
-	keyName   string // the key name of the last attempt
+	upstream  string    // the upstream that answered (or was last tried)
+	requested string    // the upstream the client asked for
+	dialect   apiFormat // the asked upstream's API, for errors nothing in the request decides
+	keyName   string    // the key name of the last attempt
 	status    int
 	firstAt   time.Time
 	attempts  int

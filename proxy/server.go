@@ -296,8 +296,9 @@ func (s *Server) newSession(up config.Upstream, transports seam.Transports) (*se
 	}
 	jar := s.cookies.Jar(up.Name)
 	sess := &session{
-		up:  up,
-		jar: jar,
+		up:      up,
+		dialect: upstreamFormat(up),
+		jar:     jar,
 		policy: retry.Policy{
 			MaxRetries:    up.Retry.MaxRetries,
 			InitialDelay:  up.Retry.InitialDelay,

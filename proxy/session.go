@@ -16,6 +16,7 @@ import (
 // concurrent use.
 type session struct {
 	up      config.Upstream
+	dialect apiFormat    // the API it speaks when a request does not tell (upstreamFormat)
 	client  *http.Client // its Transport comes from Options.Transports
 	jar     *cookiejar.Jar
 	policy  retry.Policy
