@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 	if runtime.GOOS == "windows" {
 		binPath += ".exe"
 	}
-	build := exec.Command("go", "build", "-race", "-o", binPath, ".")
+	build := exec.Command("go", "build", "-race", "-tags", "e2ehooks", "-o", binPath, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building clearway for the end-to-end tests:", err)

@@ -1,3 +1,5 @@
+//go:build e2ehooks
+
 package main
 
 import (
@@ -10,8 +12,9 @@ import (
 // every start of the proxy connects to it and waits for one byte before it
 // reads the keychain, like a keychain call that takes its time and cannot
 // be cancelled: the test clicks Stop while a start is under way, then lets
-// the start finish (e2e_tray_test.go). Users never set it; when nothing
-// listens there the start goes on at once.
+// the start finish (e2e_tray_lifecycle_test.go). Only the end-to-end tests'
+// build has it (tag e2ehooks; testhook_release.go is every other build);
+// when nothing listens there the start goes on at once.
 const startHoldEnv = "CLEARWAY_TEST_START_HOLD"
 
 // startHold returns the app's BeforeBuild hook for startHoldEnv, or nil.

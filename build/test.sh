@@ -244,6 +244,7 @@ step "go" check_go
 step "gofmt" check_gofmt
 step "go build ./..." go build -p 2 ./...
 step "go vet ./..." go vet -p 2 ./...
+step "go vet -tags e2ehooks . (the end-to-end tests' build)" go vet -tags e2ehooks .
 step "go test -race ${PACKAGES[*]}" go test -race -count=1 -timeout 20m -p 2 "${PACKAGES[@]}"
 if [[ $# -eq 0 ]]; then
 	step "hooks build/ci.d" run_hooks
