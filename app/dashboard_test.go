@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clearway/clearway/app/view"
 	"github.com/clearway/clearway/proxy"
 	"github.com/clearway/clearway/proxy/api"
+	"github.com/clearway/clearway/proxy/breaker"
 )
 
 // stubDashboard is a Dashboard with no pages and no sessions.
@@ -92,5 +94,18 @@ func TestDashboardRoutesAnswerInTheAdminShape(t *testing.T) {
 	post(rec, httptest.NewRequest("POST", api.PathSettings, strings.NewReader("{not json")))
 	if rec.Code != http.StatusBadRequest || rec.Header().Get("X-Clearway-Error") != "invalid_request_error" {
 		t.Fatalf("POST settings with bad JSON: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestCircuitStatesRoundTrip pins the snapshot's typed circuit state to the
+// breaker's names as status reports them.
+func TestCircuitStatesRoundTrip(t *testing.T) {
+	for _, s := range []string{breaker.Closed, breaker.Open, breaker.HalfOpen} {
+		if got := view.CircuitOf(s).String(); got != s {
+			t.Errorf("breaker state %q reads back as %q", s, got)
+		}
+	}
+	if view.CircuitOf("") != view.CircuitClosed {
+		t.Error("no breaker is not closed")
 	}
 }

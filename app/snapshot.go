@@ -141,7 +141,7 @@ func (a *App) compute() (view.Snapshot, <-chan struct{}) {
 			s.Upstreams = append(s.Upstreams, view.Upstream{
 				Name: u.Name, URL: u.URL, Health: u.State, Requests: u.Requests, Retries: u.Retries,
 				InFlight: int(u.InFlight), Cookies: u.CookieCount, LastStatus: u.LastStatus,
-				Circuit: u.Breaker, Fallbacks: u.Fallbacks, RateLimits: u.RateLimits,
+				Circuit: view.CircuitOf(u.Breaker), Fallbacks: u.Fallbacks, RateLimits: u.RateLimits,
 			})
 			for _, k := range u.KeyPool {
 				if p := poolNote(k); p != "" && pool[k.Name] == "" {

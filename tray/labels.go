@@ -70,8 +70,8 @@ func toggleLabel(s view.Snapshot) string {
 // "anthropic: ok" or "anthropic: rate limited, retrying".
 func upstreamLabel(u view.Upstream) string {
 	l := u.Name + ": " + healthWords(u.Health)
-	if u.Circuit == "open" || u.Circuit == "half-open" {
-		l += ", circuit " + u.Circuit
+	if u.Circuit != view.CircuitClosed {
+		l += ", circuit " + u.Circuit.String()
 		if len(u.Fallbacks) > 0 {
 			l += " (using " + strings.Join(u.Fallbacks, ", ") + ")"
 		}

@@ -88,7 +88,7 @@ func TestSubmenuTitles(t *testing.T) {
 	if got := keyLabel(view.Key{Name: "anthropic-2", Set: true, Pool: "refused: 401"}); got != "anthropic-2: refused: 401" {
 		t.Errorf("pool keyLabel = %q", got)
 	}
-	if got := upstreamLabel(view.Upstream{Name: "supermemory", Health: health.Failing, Circuit: "open", Fallbacks: []string{"anthropic"}}); got != "supermemory: failing, circuit open (using anthropic)" {
+	if got := upstreamLabel(view.Upstream{Name: "supermemory", Health: health.Failing, Circuit: view.CircuitOpen, Fallbacks: []string{"anthropic"}}); got != "supermemory: failing, circuit open (using anthropic)" {
 		t.Errorf("open-circuit upstreamLabel = %q", got)
 	}
 	if got := keyUsedBy(view.Key{UsedBy: []string{"anthropic", "supermemory"}}); got != "Used by anthropic, supermemory" {

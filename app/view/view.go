@@ -97,12 +97,10 @@ type Upstream struct {
 	Health            health.Health
 	Requests, Retries uint64
 	InFlight          int
-	Cookies           int // cookies kept in its jar
-	LastStatus        int // HTTP status of the last answer; 0 before any
-	// Circuit is its circuit breaker's state: "" or "closed" (normal),
-	// "open" or "half-open" (requests skip it).
-	Circuit   string
-	Fallbacks []string // where its failed requests go, in order
+	Cookies           int      // cookies kept in its jar
+	LastStatus        int      // HTTP status of the last answer; 0 before any
+	Circuit           Circuit  // its circuit breaker's state
+	Fallbacks         []string // where its failed requests go, in order
 	// RateLimits are the limits its latest answer stated (remaining of
 	// limit, reset), for headroom; nil before any such answer.
 	RateLimits []retry.Limit
@@ -173,4 +171,37 @@ type Actions interface {
 	// DashboardURL returns a one-time login link to the running proxy's
 	// dashboard (single use, 60 s); an error while the proxy is stopped.
 	DashboardURL() (string, error)
+}
+
+// Circuit is an upstream's circuit breaker state. The zero value is
+// CircuitClosed (requests go to the upstream, also when it has no breaker).
+type Circuit uint8
+
+const (
+	CircuitClosed   Circuit = iota // requests go to the upstream
+	CircuitOpen                    // requests skip it until the cooldown ends
+	CircuitHalfOpen                // one probe may go; the others skip it
+)
+
+// CircuitOf reads the breaker state as status reports it ("closed", "open",
+// "half-open"; anything else is closed).
+func CircuitOf(state string) Circuit {
+	switch state {
+	case "open":
+		return CircuitOpen
+	case "half-open":
+		return CircuitHalfOpen
+	}
+	return CircuitClosed
+}
+
+// String is the state as status and the tray say it.
+func (c Circuit) String() string {
+	switch c {
+	case CircuitOpen:
+		return "open"
+	case CircuitHalfOpen:
+		return "half-open"
+	}
+	return "closed"
 }
