@@ -68,25 +68,21 @@ type Options struct {
 // App is the running application. Open it, Close it once. Its methods are
 // safe for concurrent use.
 type App struct {
-	cfg          *config.Config
-	log          *slog.Logger
-	paths        Paths
-	version      string
-	bus          *events.Bus
-	keys         keychain.Store
-	lock         *instance.Lock
-	store        *cookiejar.Store
-	ledger       *ledger.Ledger // nil: usage is not recorded
-	todayMu      sync.Mutex     // guards today and todayAt
-	today        view.Usage     // today's usage as the ledger last said
-	todayAt      time.Time
-	todayWritten uint64    // the ledger's rows written when today was read
-	dash         Dashboard // the dashboard's pages and sessions (nil: none); they live as long as the App
-	lc           *Lifecycle
-	autostart    Autostart
-	beforeBuild  func()
-	interval     time.Duration
-	tokenNotice  sync.Once // the token-file line is said once
+	cfg         *config.Config
+	log         *slog.Logger
+	paths       Paths
+	version     string
+	bus         *events.Bus
+	keys        keychain.Store
+	lock        *instance.Lock
+	store       *cookiejar.Store
+	ledger      *ledger.Ledger // nil: usage is not recorded
+	dash        Dashboard      // the dashboard's pages and sessions (nil: none); they live as long as the App
+	lc          *Lifecycle
+	autostart   Autostart
+	beforeBuild func()
+	interval    time.Duration
+	tokenNotice sync.Once // the token-file line is said once
 
 	cancel   context.CancelFunc // ends the background goroutines
 	wg       sync.WaitGroup

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"github.com/clearway/clearway/proxy/api"
 	"github.com/clearway/clearway/proxy/config"
 	"github.com/clearway/clearway/proxy/keychain"
-	"github.com/clearway/clearway/proxy/usage"
 )
 
 // Dashboard is the web dashboard as the app wires it into every proxy
@@ -149,30 +147,13 @@ func (a *App) ledgerWritten() uint64 {
 	return a.ledger.Stats().Written
 }
 
-// todayUsage sums the ledger's rows since local midnight, asking it again
-// only when it wrote rows since (or the day changed). Zero without a ledger
-// or when it cannot answer.
+// todayUsage is the ledger's count since local midnight, which the ledger
+// keeps as it writes (no query). Zero without a ledger or until it has
+// read the day's earlier rows.
 func (a *App) todayUsage() view.Usage {
 	if a.ledger == nil {
 		return view.Usage{}
 	}
-	now := time.Now()
-	written := a.ledger.Stats().Written
-	a.todayMu.Lock()
-	defer a.todayMu.Unlock()
-	if !a.todayAt.IsZero() && written == a.todayWritten && now.YearDay() == a.todayAt.YearDay() {
-		return a.today
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	y, m, d := now.Date()
-	rows, err := a.ledger.Query(ctx, usage.Query{Since: time.Date(y, m, d, 0, 0, 0, 0, now.Location()), By: "upstream"})
-	if err != nil {
-		a.log.Debug("usage ledger: today's usage", "err", err)
-		return a.today
-	}
-	t := usage.Sum(rows)
-	a.today = view.Usage{Requests: t.Requests, Tokens: t.InputTokens + t.OutputTokens + t.CacheReadTokens + t.CacheWriteTokens, CostUSD: t.CostUSD}
-	a.todayAt, a.todayWritten = now, written
-	return a.today
+	t, _ := a.ledger.Today(time.Now())
+	return view.Usage{Requests: t.Requests, Tokens: t.InputTokens + t.OutputTokens + t.CacheReadTokens + t.CacheWriteTokens, CostUSD: t.CostUSD}
 }

@@ -70,7 +70,9 @@ type Ledger struct {
 
 	labels map[labelKey]int64 // labels.id by names; used by the writer goroutine only
 	ids    []int64            // the writer's scratch space for one batch
+	costs  []float64
 	args   []any
+	today  dayTotals
 
 	beforeOpen func() // tests: runs on the writer before the database opens
 
@@ -309,6 +311,9 @@ func (l *Ledger) run(logFailure bool) {
 		l.beforeOpen()
 	}
 	db, err := l.openOrRecreate()
+	if err == nil {
+		l.loadToday(db)
+	}
 	l.mu.Lock()
 	l.db = db
 	l.openErr = err
@@ -409,6 +414,9 @@ func (l *Ledger) write(batch []usage.Record) {
 	if len(batch) == 0 {
 		return
 	}
+	if !l.today.loaded {
+		l.loadToday(l.db)
+	}
 	err := l.insert(batch)
 	if err != nil && isCorrupt(err) {
 		l.mu.Lock()
@@ -417,6 +425,8 @@ func (l *Ledger) write(batch []usage.Record) {
 		clear(l.labels)
 		if oerr == nil {
 			l.db = db
+			l.today.loaded = false
+			l.loadToday(db)
 			err = l.insert(batch)
 		} else {
 			err = oerr
@@ -434,6 +444,7 @@ func (l *Ledger) write(batch []usage.Record) {
 		return
 	}
 	l.written.Add(uint64(len(batch)))
+	l.addToday(batch, l.costs)
 	if l.failing.Swap(false) {
 		l.log.Info("usage ledger: writing again", "path", l.opts.Path)
 	}
@@ -459,8 +470,10 @@ func (l *Ledger) insert(batch []usage.Record) (err error) {
 		}
 	}()
 	ids := slices.Grow(l.ids[:0], len(batch))[:len(batch)]
-	l.ids = ids
+	costs := slices.Grow(l.costs[:0], len(batch))[:len(batch)]
+	l.ids, l.costs = ids, costs
 	for i, r := range batch {
+		costs[i], _ = l.prices.Cost(r.Model, r.Tokens)
 		k := labelKey{r.Upstream, r.Client, r.Model, r.KeyName, r.Requested}
 		id, ok := l.labels[k]
 		if !ok {
@@ -485,7 +498,7 @@ func (l *Ledger) insert(batch []usage.Record) (err error) {
 		}
 		args = args[:0]
 		for i := off; i < off+n; i++ {
-			args = l.appendArgs(args, batch[i], ids[i])
+			args = appendArgs(args, batch[i], ids[i], costs[i])
 		}
 		off += n
 		stmt := &one
@@ -517,8 +530,8 @@ func labelID(ctx context.Context, tx *sql.Tx, k labelKey) (int64, error) {
 	return id, err
 }
 
-func (l *Ledger) appendArgs(args []any, r usage.Record, labels int64) []any {
-	cost, _ := l.prices.Cost(r.Model, r.Tokens)
+// appendArgs appends r's insertArgs values.
+func appendArgs(args []any, r usage.Record, labels int64, cost float64) []any {
 	stream := 0
 	if r.Stream {
 		stream = 1
