@@ -57,6 +57,18 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, sess *session, 
 		header.Del("Authorization")
 	}
 	req := &clientRequest{r: r, rc: rc, rest: rest, header: header, clientKey: !tokenRequired && clientToken(r.Header) != ""}
+	if s.tryChain(w, req, sess) {
+		s.copyAnswer(w, rc, &req.answer)
+	}
+}
+
+// tryChain tries sess and then its fallbacks until one answers the client.
+// It returns true when that answer is a final upstream answer, in
+// req.answer, still to be copied. It is a function of its own so that its
+// frame is gone while the answer is copied (see pending).
+//
+//go:noinline
+func (s *Server) tryChain(w http.ResponseWriter, req *clientRequest, sess *session) bool {
 	chain := s.chain(sess)
 	for i, cur := range chain {
 		h := hop{index: i, last: i == len(chain)-1, primary: sess}
@@ -65,12 +77,13 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, sess *session, 
 		}
 		why, done := s.tryUpstream(w, req, cur, h)
 		if done {
-			return
+			return req.answer.resp != nil
 		}
 		req.failures = append(req.failures, cur.up.Name+": "+why)
 		s.log.Warn("upstream failed before answering the client; trying its fallback",
 			"upstream", cur.up.Name, "why", why, "fallback", chain[i+1].up.Name, "primary", sess.up.Name)
 	}
+	return false
 }
 
 // clientRequest is what every upstream of a fallback chain needs of the
@@ -85,6 +98,42 @@ type clientRequest struct {
 	body      []byte
 	bodyRead  bool
 	failures  []string // "name: why" of the upstreams that failed so far
+	answer    pending  // the final answer to copy, once tryUpstream returned it
+}
+
+// pending is a final upstream answer that tryUpstream chose for the client
+// and forward copies (copyAnswer) after tryUpstream and roundTrip returned:
+// an open stream then waits for its next event in a shallow stack (forward,
+// copyAnswer, copyResponse), not under the attempt loop's large frames, so
+// its goroutine stack stays in a smaller size class. hold is what the
+// upstream keeps (its limiter slot, breaker and in-flight count) until the
+// answer is copied.
+type pending struct {
+	sess    *session
+	resp    *http.Response
+	peeked  []byte
+	attempt int
+	cancel  context.CancelCauseFunc
+	hold    upstreamHold
+}
+
+// upstreamHold is what one request holds of an upstream from tryUpstream on
+// until its answer has been copied: end releases it.
+type upstreamHold struct {
+	st          *upstreamStats
+	breakerDone func(breaker.Outcome)
+	outcome     breaker.Outcome
+	release     func() // the limiter's slot; nil before it was acquired
+}
+
+// end gives back the limiter's slot, tells the breaker the outcome and
+// leaves the upstream's in-flight count, in that order.
+func (h *upstreamHold) end() {
+	if h.release != nil {
+		h.release()
+	}
+	h.breakerDone(h.outcome)
+	h.st.inFlight.Add(-1)
 }
 
 // hop is an upstream's place in the fallback chain of one request.
@@ -117,7 +166,7 @@ func (s *Server) chain(sess *session) []*session {
 // written and h is not the last hop.
 func (s *Server) tryUpstream(w http.ResponseWriter, req *clientRequest, sess *session, h hop) (why string, done bool) {
 	r := req.r
-	up := sess.up
+	up := &sess.up // not a copy: the frame stays small
 	breakerDone, retryAfter, allowed := sess.breaker.Allow()
 	if !allowed {
 		if !h.last {
@@ -130,9 +179,13 @@ func (s *Server) tryUpstream(w http.ResponseWriter, req *clientRequest, sess *se
 	st := &sess.stats
 	st.requests.Add(1)
 	st.inFlight.Add(1)
-	defer st.inFlight.Add(-1)
-	outcome := breaker.Ignore
-	defer func() { breakerDone(outcome) }()
+	hold := upstreamHold{st: st, breakerDone: breakerDone, outcome: breaker.Ignore}
+	handed := false // hold went to req.answer: copyAnswer ends it
+	defer func() {
+		if !handed {
+			hold.end()
+		}
+	}()
 
 	cred, err := s.creds.Credential(r.Context(), seam.KeyRequest{Upstream: up.Name, Attempt: 1, ClientKey: req.clientKey, NoWait: !h.last})
 	if err != nil {
@@ -156,51 +209,92 @@ func (s *Server) tryUpstream(w http.ResponseWriter, req *clientRequest, sess *se
 	}
 	body := req.body
 	if h.index > 0 {
-		if mapped, from, to, changed := modelmap.Rewrite(body, up.ModelMap); changed {
-			s.log.Info("model_map rewrote the model for the fallback", "upstream", up.Name, "from", clientValue(from), "to", clientValue(to))
-			body = mapped
-		}
+		body = s.fallbackBody(up.Name, up.ModelMap, body)
 	}
 
 	release, err := s.limiter.Acquire(r.Context(), up.Name)
 	if err != nil {
-		var refused *seam.Refused
-		switch {
-		case errors.As(err, &refused):
-			s.log.Warn("local throttle full", "upstream", up.Name, "reason", refused.Reason, "retry_after", refused.RetryAfter)
-			s.bus.Publish(events.Event{Kind: events.Throttled, Upstream: up.Name, Status: http.StatusTooManyRequests, Reason: refused.Reason})
-			if !h.last {
-				return "local throttle: " + refused.Reason, false
-			}
-			writeThrottled(w, r, up.Name, refused.RetryAfter)
-		case r.Context().Err() != nil:
-			// the client left while queued
-		default:
-			s.log.Warn("limiter failed", "upstream", up.Name, "err", err)
-			if !h.last {
-				return "limiter failed", false
-			}
-			writeError(w, r, http.StatusServiceUnavailable, errUnavailable, "the limiter for upstream "+strconv.Quote(up.Name)+" failed: "+err.Error())
-		}
-		return "", true
+		return s.limiterRefused(w, r, up.Name, h.last, err)
 	}
-	defer release()
+	hold.release = release
 
 	header := req.header
 	if h.index > 0 {
-		header = header.Clone() // each upstream sends its own User-Agent
+		header = cloneHeader(header) // each upstream sends its own User-Agent
 	}
 	header.Set("User-Agent", sess.userAgent(r.Header.Get("User-Agent")))
-	target := *up.URL
-	target.Path = strings.TrimSuffix(up.URL.Path, "/") + pathOf(req.rest)
-	target.RawPath = strings.TrimSuffix(up.URL.EscapedPath(), "/") + req.rest
+	res := s.roundTrip(w, r, req.rc, sess, upstreamURL(up.URL, req.rest, r.URL.RawQuery), header, body, cred, req.clientKey, h)
+	hold.outcome = res.outcome
+	if res.resp != nil {
+		a := &req.answer
+		a.sess, a.resp, a.peeked, a.attempt, a.cancel, a.hold = sess, res.resp, res.peeked, res.attempt, res.cancel, hold
+		handed = true
+	}
+	return res.why, res.done
+}
+
+// The helpers below are kept out of tryUpstream (go:noinline) so that its
+// frame, which is on the stack while the attempt waits for the upstream,
+// stays small: a request's goroutine stack then fits a smaller size class
+// (see pending).
+
+// fallbackBody is body with the fallback's model_map applied.
+//
+//go:noinline
+func (s *Server) fallbackBody(upstream string, modelMap map[string]string, body []byte) []byte {
+	if mapped, from, to, changed := modelmap.Rewrite(body, modelMap); changed {
+		s.log.Info("model_map rewrote the model for the fallback", "upstream", upstream, "from", clientValue(from), "to", clientValue(to))
+		return mapped
+	}
+	return body
+}
+
+// limiterRefused handles a limiter that did not let the request go to the
+// upstream: done false (with why) when a fallback may take it, else the
+// client's answer is written (or the client left while queued).
+//
+//go:noinline
+func (s *Server) limiterRefused(w http.ResponseWriter, r *http.Request, upstream string, last bool, err error) (why string, done bool) {
+	var refused *seam.Refused
+	switch {
+	case errors.As(err, &refused):
+		s.log.Warn("local throttle full", "upstream", upstream, "reason", refused.Reason, "retry_after", refused.RetryAfter)
+		s.bus.Publish(events.Event{Kind: events.Throttled, Upstream: upstream, Status: http.StatusTooManyRequests, Reason: refused.Reason})
+		if !last {
+			return "local throttle: " + refused.Reason, false
+		}
+		writeThrottled(w, r, upstream, refused.RetryAfter)
+	case r.Context().Err() != nil:
+		// the client left while queued
+	default:
+		s.log.Warn("limiter failed", "upstream", upstream, "err", err)
+		if !last {
+			return "limiter failed", false
+		}
+		writeError(w, r, http.StatusServiceUnavailable, errUnavailable, "the limiter for upstream "+strconv.Quote(upstream)+" failed: "+err.Error())
+	}
+	return "", true
+}
+
+// cloneHeader is h.Clone() out of line: inlined, the clone's map can be
+// kept in the caller's frame.
+//
+//go:noinline
+func cloneHeader(h http.Header) http.Header { return h.Clone() }
+
+// upstreamURL is the upstream's URL for the escaped rest of the client's
+// path and its query.
+//
+//go:noinline
+func upstreamURL(base *url.URL, rest, rawQuery string) string {
+	target := *base
+	target.Path = strings.TrimSuffix(base.Path, "/") + pathOf(rest)
+	target.RawPath = strings.TrimSuffix(base.EscapedPath(), "/") + rest
 	if target.RawPath == target.Path {
 		target.RawPath = ""
 	}
-	target.RawQuery = r.URL.RawQuery
-	res := s.roundTrip(w, r, req.rc, sess, target.String(), header, body, cred, req.clientKey, h)
-	outcome = res.outcome
-	return res.why, res.done
+	target.RawQuery = rawQuery
+	return target.String()
 }
 
 // credentialFailure is a short reason for a credential error when the
@@ -374,9 +468,17 @@ type tripResult struct {
 	done    bool            // the client got an answer (or left)
 	why     string          // !done: why the upstream failed, for the next hop
 	outcome breaker.Outcome // what the upstream's breaker counts
+
+	// The final answer, when there is one for the client: its body is still
+	// to be copied (by copyAnswer), and cancel ends the attempt after that.
+	resp    *http.Response
+	peeked  []byte
+	attempt int
+	cancel  context.CancelCauseFunc
 }
 
-// roundTrip runs the attempts to one upstream and writes the final answer,
+// roundTrip runs the attempts to one upstream and returns the final answer
+// for the caller to copy (tripResult.resp), or writes clearway's own answer,
 // except when the upstream finally failed before a byte went to the client
 // and h is not the last hop: then nothing is written and the caller tries
 // the next upstream.
@@ -414,7 +516,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 			v := sess.policy.ClassifyError(err)
 			noteOutcome(w, 0, v.Reason)
 			if v.Canceled {
-				s.log.Info("client left; upstream request cancelled", "upstream", sess.up.Name, "attempt", attempt, "status", statusClientClosed)
+				s.clientLeft(sess, attempt)
 				return tripResult{done: true, outcome: breaker.Ignore}
 			}
 			switchKey := s.report(sess, cred, &answer{}, err, v)
@@ -475,8 +577,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 		}
 		s.settle(sess, attempt, maxAttempts, resp.StatusCode, v, start)
 		if h.index > 0 {
-			s.log.Info("answered by a fallback", "upstream", h.primary.up.Name, "answered_by", sess.up.Name, "status", resp.StatusCode, "primary_failed", h.why)
-			s.bus.Publish(events.Event{Kind: events.FellBack, Upstream: h.primary.up.Name, Fallback: sess.up.Name, Status: resp.StatusCode, Reason: h.why})
+			s.answeredByFallback(sess, &h, resp.StatusCode)
 		}
 		if resp.StatusCode >= 400 {
 			// clearway already decided this answer is final (not retryable,
@@ -487,10 +588,24 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 			}
 		}
 		meterAnswer(w, resp, a.rates.Limits)
-		s.copyResponse(w, rc, sess, resp, peeked, attempt, cancel)
-		cancel(nil)
-		return tripResult{done: true, outcome: outcome}
+		return tripResult{done: true, outcome: outcome, resp: resp, peeked: peeked, attempt: attempt, cancel: cancel}
 	}
+}
+
+// clientLeft logs a client that left while an attempt was under way. Kept
+// out of roundTrip (as answeredByFallback) so its frame stays small.
+//
+//go:noinline
+func (s *Server) clientLeft(sess *session, attempt int) {
+	s.log.Info("client left; upstream request cancelled", "upstream", sess.up.Name, "attempt", attempt, "status", statusClientClosed)
+}
+
+// answeredByFallback logs and publishes that a fallback answered.
+//
+//go:noinline
+func (s *Server) answeredByFallback(sess *session, h *hop, status int) {
+	s.log.Info("answered by a fallback", "upstream", h.primary.up.Name, "answered_by", sess.up.Name, "status", status, "primary_failed", h.why)
+	s.bus.Publish(events.Event{Kind: events.FellBack, Upstream: h.primary.up.Name, Fallback: sess.up.Name, Status: status, Reason: h.why})
 }
 
 // finalFailure reports whether a final answer means the upstream failed the

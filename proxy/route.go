@@ -16,20 +16,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handlers.Add(1)
 	defer s.handlers.Done()
 	if !s.guard.checkHost(r.Host) {
-		if ok, n := s.refusals.allow("host"); ok {
-			s.log.Warn("refused a request with a foreign Host header (DNS rebinding?)", "host", clientValue(r.Host), "path", clientValue(r.URL.Path),
-				"suppressed", n)
-		}
-		writeError(w, r, http.StatusForbidden, errPermission, "Host header "+quoteShort(r.Host)+" is not a local address of this proxy")
+		s.refuseHost(w, r)
 		return
 	}
 	if !s.guard.checkBrowser(r) {
-		if ok, n := s.refusals.allow("origin"); ok {
-			s.log.Warn("refused a cross-site browser request", "origin", clientValue(r.Header.Get("Origin")),
-				"referer", clientValue(r.Header.Get("Referer")), "sec_fetch_site", clientValue(r.Header.Get("Sec-Fetch-Site")),
-				"suppressed", n)
-		}
-		writeError(w, r, http.StatusForbidden, errPermission, "browser requests from other sites are refused (Origin "+quoteShort(r.Header.Get("Origin"))+")")
+		s.refuseBrowser(w, r)
 		return
 	}
 	name, rest, ok := splitRoute(r.URL.EscapedPath())
@@ -43,21 +34,48 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := s.sessions[name]
 	if sess == nil {
-		// The upstream names tell a stranger which APIs (and keys) are
-		// here: only a caller with the token (or any, when none is
-		// required) sees them.
-		known := "; see the upstreams in your config (use http://" + s.Addr() + "/<upstream>/...)"
-		if s.guard.tokenOK(r.Header) {
-			known = "; known upstreams: " + strings.Join(s.names, ", ") + " (use http://" + s.Addr() + "/<upstream>/...)"
-		}
-		msg := "no upstream called " + quoteShort(name) + known
-		if name == "" {
-			msg = "no upstream in the path" + known
-		}
-		writeError(w, r, http.StatusNotFound, errNotFound, msg)
+		s.noUpstream(w, r, name)
 		return
 	}
 	s.forward(w, r, sess, rest)
+}
+
+// The refusals below are kept out of ServeHTTP (go:noinline) so that its
+// frame, which is under every request's stack, stays small (see pending).
+
+//go:noinline
+func (s *Server) refuseHost(w http.ResponseWriter, r *http.Request) {
+	if ok, n := s.refusals.allow("host"); ok {
+		s.log.Warn("refused a request with a foreign Host header (DNS rebinding?)", "host", clientValue(r.Host), "path", clientValue(r.URL.Path),
+			"suppressed", n)
+	}
+	writeError(w, r, http.StatusForbidden, errPermission, "Host header "+quoteShort(r.Host)+" is not a local address of this proxy")
+}
+
+//go:noinline
+func (s *Server) refuseBrowser(w http.ResponseWriter, r *http.Request) {
+	if ok, n := s.refusals.allow("origin"); ok {
+		s.log.Warn("refused a cross-site browser request", "origin", clientValue(r.Header.Get("Origin")),
+			"referer", clientValue(r.Header.Get("Referer")), "sec_fetch_site", clientValue(r.Header.Get("Sec-Fetch-Site")),
+			"suppressed", n)
+	}
+	writeError(w, r, http.StatusForbidden, errPermission, "browser requests from other sites are refused (Origin "+quoteShort(r.Header.Get("Origin"))+")")
+}
+
+//go:noinline
+func (s *Server) noUpstream(w http.ResponseWriter, r *http.Request, name string) {
+	// The upstream names tell a stranger which APIs (and keys) are
+	// here: only a caller with the token (or any, when none is
+	// required) sees them.
+	known := "; see the upstreams in your config (use http://" + s.Addr() + "/<upstream>/...)"
+	if s.guard.tokenOK(r.Header) {
+		known = "; known upstreams: " + strings.Join(s.names, ", ") + " (use http://" + s.Addr() + "/<upstream>/...)"
+	}
+	msg := "no upstream called " + quoteShort(name) + known
+	if name == "" {
+		msg = "no upstream in the path" + known
+	}
+	writeError(w, r, http.StatusNotFound, errNotFound, msg)
 }
 
 // splitRoute splits an escaped path "/name/rest..." into the upstream name and

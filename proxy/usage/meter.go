@@ -163,7 +163,9 @@ func (m *Meter) Result() (model string, t Tokens, found bool) {
 // piece is handed to m on the caller's NEXT Read (or on Close), that is after
 // the caller has written it on and flushed it: reading usage never delays a
 // byte or an event. The caller must not change the bytes a Read returned
-// before its next Read, as a copy loop never does. Close finishes m.
+// before its next Read, as a copy loop never does, unless it first calls the
+// body's Settle method (the body has one when m reads anything). Close
+// finishes m.
 func (m *Meter) Wrap(body io.ReadCloser) io.ReadCloser {
 	if m.kind == kindNone {
 		return &closeFinisher{ReadCloser: body, m: m}
@@ -188,6 +190,16 @@ func (b *meteredBody) Read(p []byte) (int, error) {
 		b.pending = p[:n]
 	}
 	return n, err
+}
+
+// Settle hands the bytes the last Read returned to the meter now instead of
+// at the next Read, so that the caller may reuse the buffer they are in.
+// Call it only after those bytes were written on.
+func (b *meteredBody) Settle() {
+	if len(b.pending) > 0 {
+		_, _ = b.m.Write(b.pending)
+		b.pending = nil
+	}
 }
 
 func (b *meteredBody) Close() error {
