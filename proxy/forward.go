@@ -510,7 +510,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 			writeError(w, r, http.StatusBadRequest, errInvalidRequest, "bad request for upstream: "+err.Error())
 			return tripResult{done: true, outcome: breaker.Ignore}
 		}
-		resp, err := sess.client.Do(req)
+		resp, err := sess.send(req)
 		if err != nil {
 			cancel(nil)
 			v := sess.policy.ClassifyError(err)
@@ -633,15 +633,20 @@ func (s *Server) failedOver(sess *session, attempt, status int, why string) {
 }
 
 // newAttempt builds one attempt's request: the buffered body replayed byte
-// for byte, a fresh copy of the headers (the jar adds its cookies to it) with
-// the credential's headers set on it. Kept out of roundTrip so the streaming
-// goroutine's stack stays small.
+// for byte, a fresh header map (the jar adds its cookies to it) with the
+// credential's headers set on it. The map is the attempt's own; its value
+// slices are shared with header, which nothing modifies in place (Set, Del
+// and AddCookie replace a key's slice). Kept out of roundTrip so the
+// streaming goroutine's stack stays small.
 func newAttempt(ctx context.Context, method, target string, header, credHeader http.Header, body []byte) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	req.Header = header.Clone()
+	req.Header = make(http.Header, len(header)+len(credHeader)+1) // +1: Cookie
+	for k, vv := range header {
+		req.Header[k] = vv
+	}
 	for k, vv := range credHeader {
 		req.Header[k] = vv
 	}

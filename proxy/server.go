@@ -312,14 +312,12 @@ func (s *Server) newSession(up config.Upstream, transports seam.Transports) (*se
 		Cooldown: up.Breaker.Cooldown,
 		OnChange: func(c breaker.Change) { s.breakerChanged(up, c) },
 	})
-	sess.client = &http.Client{
-		Transport: tr,
-		Jar:       jar,
-		// The client must see redirects itself; following them here would also
-		// carry its key to wherever the upstream points.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	// No redirect is followed (session.send): the client must see it itself;
+	// following it here would also carry its key to wherever the upstream
+	// points.
+	sess.transport = tr
 	sess.fixedUA = up.UserAgent
+	sess.upstreamValue = []string{up.Name}
 	sess.store = s.cookies
 	return sess, nil
 }
@@ -428,7 +426,9 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Warn("some request handlers did not return within 5s of shutdown")
 	}
 	for _, sess := range s.sessions {
-		sess.client.CloseIdleConnections()
+		if c, ok := sess.transport.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
 	}
 	s.bus.Publish(events.Event{Kind: events.Stopped, Addr: addr})
 	s.log.Info("stopped", "addr", addr)

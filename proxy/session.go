@@ -11,19 +11,22 @@ import (
 )
 
 // session is the ONE persistent HTTP session clearway keeps per upstream: a
-// single http.Client whose Transport pools connections and whose Jar keeps the
-// cookies Cloudflare hands out, used for every request and every retry. Safe for
-// concurrent use.
+// single transport that pools connections and a jar that keeps the cookies
+// Cloudflare hands out (send joins them, as an http.Client would), used for
+// every request and every retry. Safe for concurrent use.
 type session struct {
-	up      config.Upstream
-	dialect apiFormat    // the API it speaks when a request does not tell (upstreamFormat)
-	client  *http.Client // its Transport comes from Options.Transports
-	jar     *cookiejar.Jar
-	policy  retry.Policy
-	breaker *breaker.Breaker // nil when the upstream has no breaker (never opens)
+	up        config.Upstream
+	dialect   apiFormat         // the API it speaks when a request does not tell (upstreamFormat)
+	transport http.RoundTripper // from Options.Transports
+	jar       *cookiejar.Jar
+	policy    retry.Policy
+	breaker   *breaker.Breaker // nil when the upstream has no breaker (never opens)
 
-	fixedUA string           // the config's user_agent ("" = the one pinned in the cookie store)
-	store   *cookiejar.Store // where the pinned User-Agent lives (the Server's cookie store)
+	fixedUA string // the config's user_agent ("" = the one pinned in the cookie store)
+	// upstreamValue is the X-Clearway-Upstream header value ([]string{up.Name}),
+	// built once and shared by every answer (never modified).
+	upstreamValue []string
+	store         *cookiejar.Store // where the pinned User-Agent lives (the Server's cookie store)
 
 	stats upstreamStats
 }

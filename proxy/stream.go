@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,7 +34,7 @@ func (s *Server) copyAnswer(w http.ResponseWriter, rc *http.ResponseController, 
 	defer a.hold.end()
 	defer a.cancel(nil)
 	defer a.resp.Body.Close()
-	streaming, ok := writeHead(w, rc, a.sess.up.Name, a.resp, a.peeked, a.attempt)
+	streaming, ok := writeHead(w, rc, a.sess.upstreamValue, a.resp, a.peeked, a.attempt)
 	if ok {
 		s.copyBody(w, rc, a.sess, a.resp, int64(len(a.peeked)), streaming, a.cancel)
 	}
@@ -44,11 +45,11 @@ func (s *Server) copyAnswer(w http.ResponseWriter, rc *http.ResponseController, 
 // client is gone.
 //
 //go:noinline
-func writeHead(w http.ResponseWriter, rc *http.ResponseController, upstream string, resp *http.Response, peeked []byte, attempts int) (streaming, ok bool) {
+func writeHead(w http.ResponseWriter, rc *http.ResponseController, upstream []string, resp *http.Response, peeked []byte, attempts int) (streaming, ok bool) {
 	h := w.Header()
 	copyResponseHeader(h, resp.Header)
-	h.Set("X-Clearway-Attempts", strconv.Itoa(attempts))
-	h.Set("X-Clearway-Upstream", upstream)
+	h["X-Clearway-Attempts"] = attemptsValue(attempts)
+	h["X-Clearway-Upstream"] = upstream // the session's prebuilt value
 	w.WriteHeader(resp.StatusCode)
 
 	streaming = resp.ContentLength < 0 || isEventStream(resp.Header.Get("Content-Type"))
@@ -256,9 +257,34 @@ func (s *Server) bodyFailed(sess *session, resp *http.Response, sent int64, rerr
 	panic(http.ErrAbortHandler) // closes the connection without a clean end of body
 }
 
+// attemptsValue is the X-Clearway-Attempts header value for n attempts:
+// shared, never-modified slices for the usual counts, so that the answer's
+// headers cost no allocation for it.
+func attemptsValue(n int) []string {
+	if n >= 1 && n <= len(attemptValues) {
+		return attemptValues[n-1]
+	}
+	return []string{strconv.Itoa(n)}
+}
+
+var attemptValues = [][]string{{"1"}, {"2"}, {"3"}, {"4"}, {"5"}, {"6"}, {"7"}, {"8"}}
+
 func isEventStream(ct string) bool {
 	if ct == "" {
 		return false
+	}
+	// The common answers need no parse (mime.ParseMediaType allocates its
+	// parameter map): a value starting with a letter (no space for the parse
+	// to trim) that does not start with "text/event-stream" is not one, and
+	// the bare type is.
+	const es = "text/event-stream"
+	if c := ct[0] | 0x20; c >= 'a' && c <= 'z' {
+		if len(ct) < len(es) || !strings.EqualFold(ct[:len(es)], es) {
+			return false
+		}
+		if len(ct) == len(es) {
+			return true
+		}
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && mt == "text/event-stream"

@@ -211,3 +211,24 @@ func TestShutdownCutsWhatOutlivesTheGrace(t *testing.T) {
 		t.Fatal("Run did not return after the grace period")
 	}
 }
+
+func TestIsEventStream(t *testing.T) {
+	for ct, want := range map[string]bool{
+		"":                                   false,
+		"text/event-stream":                  true,
+		"Text/Event-Stream":                  true,
+		"text/event-stream; charset=utf-8":   true,
+		"text/event-stream;charset=utf-8":    true,
+		"text/event-stream ; charset=utf-8":  true,
+		"text/event-streams":                 false,
+		"text/event-stream; charset=\"utf-8": false, // unparseable parameters, as before
+		"application/json":                   false,
+		"text/event":                         false,
+		" text/event-stream":                 true, // mime.ParseMediaType trims
+		"\ttext/event-stream; charset=utf-8": true,
+	} {
+		if got := isEventStream(ct); got != want {
+			t.Errorf("isEventStream(%q) = %v, want %v", ct, got, want)
+		}
+	}
+}

@@ -7,7 +7,8 @@ package metrics
 
 import (
 	"net/http"
-	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -23,6 +24,108 @@ type Metrics struct {
 	tokens    *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 	rateLimit *prometheus.GaugeVec
+
+	// ups caches each upstream's children of the vectors above, so that
+	// Observe, called once per request, does no label hashing, vector lock
+	// or allocation once an upstream's series exist. Copy on write: readers
+	// load the map without a lock; mu serialises the (rare) additions.
+	mu  sync.Mutex
+	ups atomic.Pointer[map[string]*children]
+}
+
+// children are one upstream's metric children. Each slot is filled on
+// first use (from the vector's WithLabelValues, which returns the same
+// child to every caller), so a series appears when it is first counted,
+// as before the cache.
+type children struct {
+	requests [len(codeClasses) + 2]atomic.Pointer[prometheus.Counter] // by codeIndex
+	retries  atomic.Pointer[prometheus.Counter]
+	duration atomic.Pointer[prometheus.Observer]
+	rateReq  atomic.Pointer[prometheus.Gauge]
+	rateTok  atomic.Pointer[prometheus.Gauge]
+	models   atomic.Pointer[map[string]*modelChildren] // copy on write under Metrics.mu
+	upstream string
+}
+
+// modelChildren are the token counters of one upstream and model, by kind.
+type modelChildren struct {
+	input, output, cacheRead, cacheWrite atomic.Pointer[prometheus.Counter]
+}
+
+// child returns the value in slot, filling it from make on first use.
+func child[T any](slot *atomic.Pointer[T], make func() T) T {
+	if p := slot.Load(); p != nil {
+		return *p
+	}
+	v := make()
+	slot.Store(&v)
+	return v
+}
+
+// upstream returns the children of upstream name, adding them on first use.
+func (m *Metrics) upstream(name string) *children {
+	if ups := m.ups.Load(); ups != nil {
+		if c := (*ups)[name]; c != nil {
+			return c
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.ups.Load()
+	if old != nil {
+		if c := (*old)[name]; c != nil {
+			return c
+		}
+	}
+	next := make(map[string]*children, 1)
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	c := &children{}
+	next[name] = c
+	m.ups.Store(&next)
+	return c
+}
+
+// model returns c's token counters for model, adding them on first use.
+func (m *Metrics) model(c *children, model string) *modelChildren {
+	if ms := c.models.Load(); ms != nil {
+		if mc := (*ms)[model]; mc != nil {
+			return mc
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := c.models.Load()
+	if old != nil {
+		if mc := (*old)[model]; mc != nil {
+			return mc
+		}
+	}
+	next := make(map[string]*modelChildren, 1)
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	mc := &modelChildren{}
+	next[model] = mc
+	c.models.Store(&next)
+	return mc
+}
+
+// codeIndex is the slot of children.requests for a status: codeClasses'
+// index for 1xx-5xx, then 499, then "000".
+func codeIndex(status int) int {
+	switch {
+	case status == 499:
+		return len(codeClasses)
+	case status >= 100 && status < 600:
+		return status/100 - 1
+	}
+	return len(codeClasses) + 1
 }
 
 // Live gives the values read at scrape time. Any nil function is left out;
@@ -89,31 +192,35 @@ func New(live Live) *Metrics {
 
 // Observe counts one finished request.
 func (m *Metrics) Observe(r usage.Record) {
-	m.requests.WithLabelValues(r.Upstream, codeClass(r.Status)).Inc()
+	c := m.upstream(r.Upstream)
+	child(&c.requests[codeIndex(r.Status)], func() prometheus.Counter {
+		return m.requests.WithLabelValues(r.Upstream, codeClass(r.Status))
+	}).Inc()
 	if r.Attempts > 1 {
-		m.retries.WithLabelValues(r.Upstream).Add(float64(r.Attempts - 1))
+		child(&c.retries, func() prometheus.Counter { return m.retries.WithLabelValues(r.Upstream) }).Add(float64(r.Attempts - 1))
 	}
-	m.duration.WithLabelValues(r.Upstream).Observe(r.Duration.Seconds())
+	child(&c.duration, func() prometheus.Observer { return m.duration.WithLabelValues(r.Upstream) }).Observe(r.Duration.Seconds())
 	if r.HasTokens {
 		model := r.Model
 		if model == "" {
 			model = "unknown"
 		}
-		add := func(kind string, n int64) {
+		mc := m.model(c, model)
+		add := func(slot *atomic.Pointer[prometheus.Counter], kind string, n int64) {
 			if n > 0 {
-				m.tokens.WithLabelValues(r.Upstream, model, kind).Add(float64(n))
+				child(slot, func() prometheus.Counter { return m.tokens.WithLabelValues(r.Upstream, model, kind) }).Add(float64(n))
 			}
 		}
-		add("input", r.Tokens.Input)
-		add("output", r.Tokens.Output)
-		add("cache_read", r.Tokens.CacheRead)
-		add("cache_write", r.Tokens.CacheWrite)
+		add(&mc.input, "input", r.Tokens.Input)
+		add(&mc.output, "output", r.Tokens.Output)
+		add(&mc.cacheRead, "cache_read", r.Tokens.CacheRead)
+		add(&mc.cacheWrite, "cache_write", r.Tokens.CacheWrite)
 	}
 	if r.RateRequests >= 0 {
-		m.rateLimit.WithLabelValues(r.Upstream, "requests").Set(float64(r.RateRequests))
+		child(&c.rateReq, func() prometheus.Gauge { return m.rateLimit.WithLabelValues(r.Upstream, "requests") }).Set(float64(r.RateRequests))
 	}
 	if r.RateTokens >= 0 {
-		m.rateLimit.WithLabelValues(r.Upstream, "tokens").Set(float64(r.RateTokens))
+		child(&c.rateTok, func() prometheus.Gauge { return m.rateLimit.WithLabelValues(r.Upstream, "tokens") }).Set(float64(r.RateTokens))
 	}
 }
 
@@ -131,10 +238,12 @@ func codeClass(status int) string {
 	case status == 499:
 		return "499"
 	case status >= 100 && status < 600:
-		return strconv.Itoa(status/100) + "xx"
+		return codeClasses[status/100-1]
 	}
 	return "000"
 }
+
+var codeClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
 
 type cookieCollector struct {
 	fn   func() map[string]int
