@@ -95,7 +95,9 @@ func watchHeap(path string, stop <-chan struct{}, done chan<- struct{}) {
 // path.txt.
 func dumpHeap(path string, held uint64) {
 	if f, err := os.Create(path); err == nil {
-		_ = pprof.Lookup("heap").WriteTo(f, 0)
+		// debug=1: the text form, so writing it allocates no gzip
+		// writer that would show in the next profile.
+		_ = pprof.Lookup("heap").WriteTo(f, 1)
 		f.Close()
 	}
 	var m runtime.MemStats
