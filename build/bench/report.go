@@ -269,6 +269,7 @@ func columns(k scenarioKind) []column {
 			{"added p99 µs", mP99, "added", 0, false},
 			{"proxy CPU µs/req", mCPU, "value", 1, false},
 			{"peak RSS MiB", mPeakRSS, "value", 1, false},
+			{"anon RSS at end MiB", mAnonRSS, "value", 1, false},
 			{"errors", mErrors, "sum", 0, false},
 		}
 	case kindSSE:
@@ -310,6 +311,7 @@ func columns(k scenarioKind) []column {
 		return []column{
 			{"exec to first 200 ms", mStartupMS, "value", 1, false},
 			{"RSS after 1st request MiB", mIdleRSS, "value", 1, false},
+			{"anon RSS after 1st request MiB", mIdleAnon, "value", 1, false},
 			{"errors", mErrors, "sum", 0, false},
 		}
 	}
@@ -416,7 +418,7 @@ func (r *report) markdown(w io.Writer) error {
 	fmt.Fprintf(&b, "| Requests | POST with a %d-byte JSON body; answer %d bytes JSON, or SSE of %d events (~190 bytes each) |\n\n", c.RequestBody, c.ResponseBody, c.SSEEvents)
 	b.WriteString("Cells: median over rounds (min…max). Ratios and added figures are paired with direct in the same round. ")
 	b.WriteString("Proxy CPU is utime+stime of the proxy's processes from /proc/PID/stat over the measured phase, divided by completed requests or streams. ")
-	b.WriteString("Peak RSS is VmHWM (nginx: master + worker). Any failed request, or a stream missing or reordering an event, is an error.\n\n")
+	b.WriteString("Peak RSS is VmHWM (nginx: master + worker); anon RSS is RssAnon, without the executable's mapped pages. Any failed request, or a stream missing or reordering an event, is an error.\n\n")
 
 	r.goals(&b)
 	for _, sc := range r.Scenarios {

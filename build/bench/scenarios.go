@@ -73,6 +73,8 @@ const (
 	mOpenMS     = "open_ms"          // time until every stream delivered its first event
 	mStartupMS  = "startup_ms"       // exec to first 200 through the proxy
 	mIdleRSS    = "idle_rss_mb"      // proxy VmHWM after its first request
+	mAnonRSS    = "anon_rss_mb"      // proxy RssAnon at the end of the measured phase: its private memory, without the executable's mapped pages
+	mIdleAnon   = "idle_anon_mb"     // proxy RssAnon after its first request
 	mEventsWant = "events_want"      // events of every started stream
 	mEventsGot  = "events_got"       // events delivered in order
 	mErrors     = "errors"           // failed requests, truncated or dropped streams
@@ -206,6 +208,9 @@ func (w *cpuWindow) finish(units int, s *sample, errs *errorLog) {
 		return
 	}
 	s.Metrics[mPeakRSS] = float64(hwm) / 1024
+	if anon, err := sumStatusKB(pids, "RssAnon"); err == nil {
+		s.Metrics[mAnonRSS] = float64(anon) / 1024
+	}
 }
 
 // measureStartup starts the proxy startupRepeats times and keeps the median
@@ -215,7 +220,7 @@ func (r *runner) measureStartup(ctx context.Context, t target, s *sample, errs *
 		return
 	}
 	var startups []float64
-	var idle []float64
+	var idle, idleAnon []float64
 	for k := 0; k < r.cfg.startupRepeats && ctx.Err() == nil; k++ {
 		inst, err := t.start(ctx)
 		if err != nil {
@@ -226,6 +231,9 @@ func (r *runner) measureStartup(ctx context.Context, t target, s *sample, errs *
 		if hwm, err := sumStatusKB(inst.proxyPIDs(), "VmHWM"); err == nil {
 			idle = append(idle, float64(hwm)/1024)
 		}
+		if anon, err := sumStatusKB(inst.proxyPIDs(), "RssAnon"); err == nil {
+			idleAnon = append(idleAnon, float64(anon)/1024)
+		}
 		if err := inst.stop(); err != nil {
 			errs.add("stop: %v", err)
 		}
@@ -235,6 +243,9 @@ func (r *runner) measureStartup(ctx context.Context, t target, s *sample, errs *
 	}
 	if len(idle) > 0 {
 		s.Metrics[mIdleRSS] = summarize(idle).Median
+	}
+	if len(idleAnon) > 0 {
+		s.Metrics[mIdleAnon] = summarize(idleAnon).Median
 	}
 }
 
