@@ -229,6 +229,10 @@ func (s *Server) tryUpstream(w http.ResponseWriter, req *clientRequest, sess *se
 		a := &req.answer
 		a.sess, a.resp, a.peeked, a.attempt, a.cancel, a.hold = sess, res.resp, res.peeked, res.attempt, res.cancel, hold
 		handed = true
+		// No fallback needs the body or the headers any more: let go of
+		// them while the answer is copied (see replaySource).
+		req.body, req.header = nil, nil
+		releaseBody(w)
 	}
 	return res.why, res.done
 }
@@ -487,6 +491,10 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 	maxAttempts := sess.policy.MaxRetries + 1
 	start := time.Now()
 	stealthRetried := false
+	var src *replaySource
+	if len(body) > 0 {
+		src = newReplay(body)
+	}
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			var err error
@@ -504,7 +512,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 		}
 		noteAttempt(w, sess, cred)
 		actx, cancel := context.WithCancelCause(ctx)
-		req, err := newAttempt(actx, r.Method, target, header, cred.Header, body)
+		req, err := newAttempt(actx, r.Method, target, header, cred.Header, body, src)
 		if err != nil {
 			cancel(nil)
 			writeError(w, r, http.StatusBadRequest, errInvalidRequest, "bad request for upstream: "+err.Error())
@@ -588,6 +596,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 			}
 		}
 		meterAnswer(w, resp, a.rates.Limits)
+		src.release() // the answer is final: no attempt replays the body again
 		return tripResult{done: true, outcome: outcome, resp: resp, peeked: peeked, attempt: attempt, cancel: cancel}
 	}
 }
@@ -638,8 +647,8 @@ func (s *Server) failedOver(sess *session, attempt, status int, why string) {
 // slices are shared with header, which nothing modifies in place (Set, Del
 // and AddCookie replace a key's slice). Kept out of roundTrip so the
 // streaming goroutine's stack stays small.
-func newAttempt(ctx context.Context, method, target string, header, credHeader http.Header, body []byte) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
+func newAttempt(ctx context.Context, method, target string, header, credHeader http.Header, body []byte, src *replaySource) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -654,8 +663,11 @@ func newAttempt(ctx context.Context, method, target string, header, credHeader h
 	if len(body) == 0 {
 		req.Body = http.NoBody
 		req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+		return req, nil
 	}
-	return req, nil
+	req.Body, err = src.reader()
+	req.GetBody = src.reader
+	return req, err
 }
 
 // settle records the final answer of a request in the stats and publishes

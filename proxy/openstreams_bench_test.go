@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -88,7 +89,7 @@ type openFigures struct {
 // first event, reads the process's goroutines, stacks and heap against the
 // figures before, then releases the streams and checks each delivered all
 // three events (failures are counted in Errors).
-func holdStreams(up *holdUpstream, url string, n int, dump string) openFigures {
+func holdStreams(up *holdUpstream, url string, n int, body []byte, dump string) openFigures {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
 	defer client.CloseIdleConnections()
 	before := memNow()
@@ -108,7 +109,7 @@ func holdStreams(up *holdUpstream, url string, n int, dump string) openFigures {
 			}()
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{"model":"m","stream":true}`))
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 			if err != nil {
 				errs <- err
 				return
@@ -142,6 +143,10 @@ func holdStreams(up *holdUpstream, url string, n int, dump string) openFigures {
 	if dump != "" {
 		if f, err := os.Create(dump); err == nil {
 			_ = pprof.Lookup("goroutine").WriteTo(f, 2)
+			f.Close()
+		}
+		if f, err := os.Create(strings.TrimSuffix(dump, ".txt") + ".heap"); err == nil {
+			_ = pprof.Lookup("heap").WriteTo(f, 0)
 			f.Close()
 		}
 	}
@@ -199,7 +204,7 @@ func vmRSS() float64 {
 }
 
 // openStreamsChildEnv makes the test binary a child of BenchmarkOpenStreams:
-// "TARGET N [DUMPFILE]" (see openStreamsChild).
+// "TARGET N BODYBYTES [DUMPFILE]" (see openStreamsChild).
 const openStreamsChildEnv = "CLEARWAY_OPENSTREAMS_CHILD"
 
 func init() {
@@ -214,7 +219,7 @@ func init() {
 // the figures as JSON on standard output. It returns the exit code.
 func openStreamsChild(spec string) int {
 	fields := strings.Fields(spec)
-	if len(fields) < 2 {
+	if len(fields) < 3 {
 		fmt.Fprintln(os.Stderr, "bad", openStreamsChildEnv, spec)
 		return 2
 	}
@@ -224,8 +229,14 @@ func openStreamsChild(spec string) int {
 		return 2
 	}
 	dump := ""
-	if len(fields) > 2 {
-		dump = fields[2]
+	size, err := strconv.Atoi(fields[2])
+	if err != nil || size < 0 {
+		fmt.Fprintln(os.Stderr, "bad body size in", openStreamsChildEnv, spec)
+		return 2
+	}
+	if len(fields) > 3 {
+		dump = fields[3]
+		runtime.MemProfileRate = 64 // every object, nearly, in the heap profile
 	}
 	up := &holdUpstream{}
 	upSrv := httptest.NewServer(up)
@@ -253,7 +264,7 @@ func openStreamsChild(spec string) int {
 		fmt.Fprintln(os.Stderr, "unknown target", fields[0])
 		return 2
 	}
-	fig := holdStreams(up, url, n, dump)
+	fig := holdStreams(up, url, n, requestBody(size), dump)
 	if err := json.NewEncoder(os.Stdout).Encode(fig); err != nil {
 		return 1
 	}
@@ -300,6 +311,16 @@ func startClearway(upstream string) (base string, stop func(), err error) {
 	return "http://" + ln.Addr().String(), func() { cancel(); <-done }, nil
 }
 
+// requestBody is a streaming Messages request of about size bytes (its
+// "model" first, as SDKs send it, then the conversation).
+func requestBody(size int) []byte {
+	b := []byte(`{"model":"m","stream":true,"messages":[{"role":"user","content":"`)
+	for len(b) < size-4 {
+		b = append(b, 'x')
+	}
+	return append(b, `"}]}`...)
+}
+
 // BenchmarkOpenStreams holds openStreamsN SSE streams open at once through a
 // proxy and reports what each open stream costs the proxy: goroutines,
 // goroutine stack bytes, live heap bytes and resident memory per stream.
@@ -310,14 +331,14 @@ func startClearway(upstream string) (base string, stop func(), err error) {
 // set up as build/bench's stockproxy; "clearway" is this package's Server
 // with its defaults (usage meter, live log, breaker, idle-stream timer).
 // Figures only: nothing is asserted on them. CLEARWAY_BENCH_GOROUTINES=DIR
-// writes a goroutine dump (debug=2) of each target while its streams are
-// open.
+// writes a goroutine dump (debug=2, TARGET.txt) and a heap profile
+// (TARGET.heap) of each target while its streams are open.
 func BenchmarkOpenStreams(b *testing.B) {
 	dumpDir := os.Getenv("CLEARWAY_BENCH_GOROUTINES")
-	run := func(target string) openFigures {
-		spec := target + " " + strconv.Itoa(openStreamsN)
+	run := func(target string, body int) openFigures {
+		spec := target + " " + strconv.Itoa(openStreamsN) + " " + strconv.Itoa(body)
 		if dumpDir != "" {
-			spec += " " + filepath.Join(dumpDir, target+".txt")
+			spec += " " + filepath.Join(dumpDir, fmt.Sprintf("%s-%dKiB.txt", target, body>>10))
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), openStreamsChildEnv+"="+spec)
@@ -335,12 +356,19 @@ func BenchmarkOpenStreams(b *testing.B) {
 		}
 		return f
 	}
-	for _, target := range []string{"stock", "clearway"} {
-		b.Run(target, func(b *testing.B) {
+	// 1 KiB: a short request; 128 KiB: an agent's request carrying its
+	// conversation, which a proxy that buffers the body for its retries
+	// must not keep for the whole stream.
+	for _, tc := range []struct {
+		target string
+		body   int
+	}{{"stock", 1 << 10}, {"clearway", 1 << 10}, {"stock", 128 << 10}, {"clearway", 128 << 10}} {
+		target := tc.target
+		b.Run(fmt.Sprintf("%s/body=%dKiB", target, tc.body>>10), func(b *testing.B) {
 			var sum openFigures
 			errors := 0
 			for range b.N {
-				direct, via := run("direct"), run(target)
+				direct, via := run("direct", tc.body), run(target, tc.body)
 				errors += via.Errors
 				sum.Goroutines += via.Goroutines - direct.Goroutines
 				sum.Stack += via.Stack - direct.Stack

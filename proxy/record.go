@@ -28,6 +28,7 @@ type recordWriter struct {
 	attempts  int
 	meter     *usage.Meter
 	body      []byte // the request body, for its "model" when the answer names none
+	bodyModel string // requestModel(body), kept instead of a large body (releaseBody)
 	rateReq   int64
 	rateTok   int64
 	gone      bool          // a write or flush to the client failed: it left
@@ -102,6 +103,29 @@ func noteBody(w http.ResponseWriter, body []byte) {
 	}
 }
 
+// releaseLargeBody is the size from which releaseBody keeps the request's
+// model instead of its body: finding the model costs a scan, keeping a
+// small body costs little.
+const releaseLargeBody = 4 << 10
+
+// releaseBody lets go of a large request body once the answer is final,
+// keeping only its "model" for the record (see replaySource).
+func releaseBody(w http.ResponseWriter) {
+	if rw, ok := w.(*recordWriter); ok && len(rw.body) >= releaseLargeBody {
+		rw.bodyModel = requestModel(rw.body)
+		rw.body = nil
+	}
+}
+
+// requestModel is the request body's "model" (kept by releaseBody, or
+// found in the body).
+func (w *recordWriter) requestModel() string {
+	if w.body == nil {
+		return w.bodyModel
+	}
+	return requestModel(w.body)
+}
+
 // meterAnswer wraps the final answer's body with a usage meter and notes
 // the remaining requests and tokens its rate-limit headers stated (limits,
 // as retry.Headroom read them). The meter reads each piece after it was
@@ -144,7 +168,7 @@ func (s *Server) finishRecord(rw *recordWriter, r *http.Request, aborted bool) {
 		rec.RateRequests, rec.RateTokens = rw.rateReq, rw.rateTok
 	}
 	if rec.Model == "" {
-		rec.Model = requestModel(rw.body)
+		rec.Model = rw.requestModel()
 	}
 	switch {
 	case aborted:

@@ -1,0 +1,55 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// TestReplaySource: each reader replays the whole body; a reader lets go of
+// the bytes once read to the end; after release no reader is given.
+func TestReplaySource(t *testing.T) {
+	body := []byte(`{"model":"m","messages":[]}`)
+	src := newReplay(body)
+	for range 2 {
+		r, err := src.reader()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || string(got) != string(body) {
+			t.Fatalf("replayed %q, %v", got, err)
+		}
+		if rr := r.(*replayReader); rr.b != nil {
+			t.Fatal("a reader read to the end still holds the body")
+		}
+	}
+	src.release()
+	if _, err := src.reader(); !errors.Is(err, errBodyReleased) {
+		t.Fatalf("reader after release: %v, want errBodyReleased", err)
+	}
+}
+
+// TestReleaseBodyKeepsTheModel: a large request body is let go of once the
+// answer is final, and the record still gets the request's model.
+func TestReleaseBodyKeepsTheModel(t *testing.T) {
+	large := []byte(`{"model":"claude-big","messages":[{"role":"user","content":"` + strings.Repeat("x", releaseLargeBody) + `"}]}`)
+	small := []byte(`{"model":"claude-small"}`)
+	for _, tc := range []struct {
+		body     []byte
+		released bool
+		model    string
+	}{{large, true, "claude-big"}, {small, false, "claude-small"}} {
+		rw := &recordWriter{ResponseWriter: httptest.NewRecorder()}
+		noteBody(rw, tc.body)
+		releaseBody(rw)
+		if (rw.body == nil) != tc.released {
+			t.Errorf("body of %d bytes released: %v, want %v", len(tc.body), rw.body == nil, tc.released)
+		}
+		if model := rw.requestModel(); model != tc.model {
+			t.Errorf("model %q, want %q", rw.requestModel(), tc.model)
+		}
+	}
+}
