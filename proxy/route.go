@@ -84,9 +84,9 @@ func (s *Server) noUpstream(w http.ResponseWriter, r *http.Request, name string)
 // upstream's base path on a server that normalises them.
 func splitRoute(escaped string) (name, rest string, ok bool) {
 	p := strings.TrimPrefix(escaped, "/")
-	name, rest, found := strings.Cut(p, "/")
+	name, _, found := strings.Cut(p, "/")
 	if found {
-		rest = "/" + rest
+		rest = p[len(name):] // "/" and what follows, without a concatenation
 	}
 	if decodedName, err := url.PathUnescape(name); err != nil || decodedName != name {
 		// Upstream names are plain; an encoded name is a trick or a typo.

@@ -50,7 +50,11 @@ type upstreamStats struct {
 // them. Answers that state none leave the last known values.
 func (c *upstreamStats) noteHeadroom(limits []retry.Limit) {
 	if limits != nil {
-		c.headroom.Store(&limits)
+		// A new pointer only here: storing &limits would move the parameter
+		// to the heap on every call, answers without limits included.
+		p := new([]retry.Limit)
+		*p = limits
+		c.headroom.Store(p)
 	}
 }
 

@@ -35,6 +35,10 @@ type Meter struct {
 	raw    [numFields]int64
 	rawSet [numFields]bool
 	done   bool
+	// wrapped and finisher are the body Wrap returns, kept in the Meter so
+	// that wrapping costs no allocation of its own.
+	wrapped  meteredBody
+	finisher closeFinisher
 }
 
 const (
@@ -165,12 +169,14 @@ func (m *Meter) Result() (model string, t Tokens, found bool) {
 // byte or an event. The caller must not change the bytes a Read returned
 // before its next Read, as a copy loop never does, unless it first calls the
 // body's Settle method (the body has one when m reads anything). Close
-// finishes m.
+// finishes m. A Meter wraps one body: call Wrap once.
 func (m *Meter) Wrap(body io.ReadCloser) io.ReadCloser {
 	if m.kind == kindNone {
-		return &closeFinisher{ReadCloser: body, m: m}
+		m.finisher = closeFinisher{ReadCloser: body, m: m}
+		return &m.finisher
 	}
-	return &meteredBody{rc: body, m: m}
+	m.wrapped = meteredBody{rc: body, m: m}
+	return &m.wrapped
 }
 
 type meteredBody struct {
