@@ -207,7 +207,7 @@ run_hooks() {
 
 # ---------------------------------------------------------------- npm clients
 # The real clients the realclients tests run (Claude Code, @anthropic-ai/sdk,
-# openai), pinned in realclients/npm/package-lock.json and installed from npm
+# openai, Continue's CLI), pinned in realclients/npm/package-lock.json and installed from npm
 # with `npm ci` into realclients/npm/node_modules (git-ignored). Skipped when
 # the installed tree matches the lock file. Without npm: a failure when
 # CI=true, a warning otherwise (those tests then skip loudly).

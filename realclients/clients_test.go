@@ -164,6 +164,7 @@ func TestErrorsShownAfterOneAttempt(t *testing.T) {
 				claudeCode:   {"clearway: wrong client token", "ANTHROPIC_API_KEY", tokenFix},
 				anthropicSDK: {"AuthenticationError", "clearway: wrong client token", "ANTHROPIC_API_KEY", tokenFix},
 				openaiSDK:    {"AuthenticationError", "clearway: wrong client token", "OPENAI_API_KEY", tokenFix},
+				continueCLI:  {"clearway: wrong client token", "ANTHROPIC_API_KEY", tokenFix},
 			},
 		},
 		{
@@ -190,6 +191,7 @@ func TestErrorsShownAfterOneAttempt(t *testing.T) {
 				claudeCode:   {"clearway: no API key \"anthropic\"", "CLEARWAY_KEY_ANTHROPIC"},
 				anthropicSDK: {"AuthenticationError", "clearway: no API key", "CLEARWAY_KEY_ANTHROPIC"},
 				openaiSDK:    {"AuthenticationError", "clearway: no API key \"openai\"", "CLEARWAY_KEY_OPENAI"},
+				continueCLI:  {"clearway: no API key", "CLEARWAY_KEY_ANTHROPIC"},
 			},
 		},
 		{
@@ -207,6 +209,7 @@ func TestErrorsShownAfterOneAttempt(t *testing.T) {
 				claudeCode:   {"clearway: upstream anthropic", "certificate"},
 				anthropicSDK: {"clearway: upstream anthropic", "certificate"},
 				openaiSDK:    {"clearway: upstream openai", "certificate"},
+				continueCLI:  {"clearway: upstream anthropic", "certificate"},
 			},
 		},
 	}

@@ -1,6 +1,6 @@
 // Package realclients holds the end-to-end tests that run the clients users
-// point at clearway — Claude Code, the official Anthropic SDK and the
-// official OpenAI SDK, the real npm packages at pinned versions (see
+// point at clearway — Claude Code, the official Anthropic SDK, the official
+// OpenAI SDK and Continue's CLI, the real npm packages at pinned versions (see
 // npm/package.json) — through the real clearway binary to TLS test upstreams
 // that speak the Anthropic and OpenAI APIs' real event shapes, success and
 // error paths alike.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -280,9 +281,23 @@ const (
 	claudeCode   client = "claude-code"
 	anthropicSDK client = "anthropic-sdk"
 	openaiSDK    client = "openai-sdk"
+	continueCLI  client = "continue-cli" // Continue's CLI (cn): the same config.yaml and model providers as its IDE extensions
 )
 
-var allClients = []client{claudeCode, anthropicSDK, openaiSDK}
+var allClients = []client{claudeCode, anthropicSDK, openaiSDK, continueCLI}
+
+// continueConfig is the README's Continue setup, for the test's base URL
+// and key.
+const continueConfig = `name: clearway
+version: 1.0.0
+schema: v1
+models:
+  - name: Claude via clearway
+    provider: anthropic
+    model: claude-sonnet-4-5
+    apiBase: %s/anthropic/v1/
+    apiKey: %s
+`
 
 // result is what one client run showed its user.
 type result struct {
@@ -328,16 +343,25 @@ func run(t *testing.T, c client, base string, key clientKey) result {
 	case openaiSDK:
 		prog, args = "node", []string{filepath.Join(npmDir, "sdk-client.mjs"), "openai"}
 		env = append(env, "OPENAI_BASE_URL="+base+"/openai/v1", "OPENAI_API_KEY="+key.value)
+	case continueCLI:
+		prog, _ = filepath.Abs(filepath.Join(npmDir, "node_modules", ".bin", "cn"))
+		cfg := filepath.Join(home, "continue.yaml")
+		if err := os.WriteFile(cfg, []byte(fmt.Sprintf(continueConfig, base, key.value)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = []string{"-p", "Say the test sentence.", "--config", cfg}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, prog, args...)
 	cmd.Env = env
-	if c == claudeCode {
+	if c == claudeCode || c == continueCLI {
 		cmd.Dir = home // its working folder is its project: an empty one
 	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	// Two pipes (stdout alone for cn's answer text) write to out at once.
+	var out lockedBuffer
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, &stdout), &out
 	start := time.Now()
 	err := cmd.Run()
 	res := result{Took: time.Since(start), Raw: out.String()}
@@ -348,8 +372,20 @@ func run(t *testing.T, c client, base string, key clientKey) result {
 	if err != nil && !errors.As(err, &ee) {
 		t.Fatalf("%s: %v", c, err)
 	}
-	line := lastJSONLine(res.Raw)
+	line := lastJSONLine(stdout.String()) // every client prints its JSON on stdout; stderr has warnings
 	switch c {
+	case continueCLI:
+		// cn -p prints the answer's text on stdout on success, and
+		// {"status":"error","message":...} on stderr with exit status 1 on
+		// failure.
+		var r struct{ Status, Message string }
+		if err == nil {
+			res.OK, res.Text = true, strings.TrimSpace(stdout.String())
+		} else if json.Unmarshal([]byte(lastJSONLine(res.Raw)), &r) == nil && r.Status == "error" {
+			res.Shown = r.Message
+		} else {
+			res.Shown = strings.TrimSpace(res.Raw)
+		}
 	case claudeCode:
 		var r struct {
 			Type    string `json:"type"`
@@ -387,6 +423,24 @@ func run(t *testing.T, c client, base string, key clientKey) result {
 		}
 	}
 	return res
+}
+
+// lockedBuffer is a bytes.Buffer two goroutines may write at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // lastJSONLine returns the last line of out that looks like a JSON object.

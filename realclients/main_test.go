@@ -138,7 +138,7 @@ func requireSuite(t *testing.T) {
 		desktoptest.Unmet(t, setupProblem)
 	}
 	desktoptest.Require(t, "node")
-	for _, p := range []string{"node_modules/.bin/claude", "node_modules/@anthropic-ai/sdk/package.json", "node_modules/openai/package.json"} {
+	for _, p := range []string{"node_modules/.bin/claude", "node_modules/@anthropic-ai/sdk/package.json", "node_modules/openai/package.json", "node_modules/.bin/cn"} {
 		if _, err := os.Stat(filepath.Join(npmDir, p)); err != nil {
 			desktoptest.Unmet(t, fmt.Sprintf("the pinned npm clients are not installed (%s missing): run `npm ci --prefix realclients/npm` (build/test.sh does)", p))
 		}
