@@ -53,3 +53,28 @@ func TestReleaseBodyKeepsTheModel(t *testing.T) {
 		}
 	}
 }
+
+// TestReadRequestBodyExactSize: a body of declared length is read into a
+// buffer of exactly its size (not doubled), a short one is an error, and
+// one of unknown length is read up to limit+1 bytes.
+func TestReadRequestBodyExactSize(t *testing.T) {
+	body := strings.Repeat("b", 128<<10)
+	got, err := readRequestBody(strings.NewReader(body), int64(len(body)), 1<<30)
+	if err != nil || string(got) != body {
+		t.Fatalf("read %d bytes, %v", len(got), err)
+	}
+	if cap(got) != len(body) {
+		t.Errorf("buffer of %d bytes for a body of %d", cap(got), len(body))
+	}
+	if _, err := readRequestBody(strings.NewReader(body[:100]), int64(len(body)), 1<<30); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("short body: %v, want unexpected EOF", err)
+	}
+	got, err = readRequestBody(strings.NewReader(body), -1, 1000)
+	if err != nil || len(got) != 1001 {
+		t.Errorf("unknown length over the limit: %d bytes, %v; want 1001", len(got), err)
+	}
+	got, err = readRequestBody(strings.NewReader(body), -1, 1<<30)
+	if err != nil || string(got) != body {
+		t.Errorf("unknown length: %d bytes, %v", len(got), err)
+	}
+}
