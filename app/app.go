@@ -174,6 +174,19 @@ func Open(opts Options) (*App, error) {
 	go func() { defer a.wg.Done(); a.store.Run(ctx) }()
 	go func() { defer a.wg.Done(); a.refreshKeys(ctx) }()
 	go func() { defer a.wg.Done(); defer unsubscribe(); a.watch(ctx, events) }()
+	if a.ledger != nil {
+		// The ledger opens its database after start: show today's usage
+		// once it has read it.
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			select {
+			case <-a.ledger.Ready():
+				a.markDirty()
+			case <-ctx.Done():
+			}
+		}()
+	}
 	a.kickKeys()
 	return a, nil
 }

@@ -28,8 +28,9 @@ func Prices(cfg *config.Config) *usage.Prices {
 
 // OpenLedger starts the usage ledger at path as cfg's usage: section says.
 // It returns nil when the ledger is off. The database opens in the
-// background (ledger.Start), so the proxy serves at once; rows recorded
-// meanwhile wait in the ledger's queue. When no database can be made the
+// background when first needed, a second after start at the latest
+// (ledger.Start), so the proxy serves at once; rows recorded meanwhile wait
+// in the ledger's queue. When no database can be made the
 // ledger says so once in the log and drops (counting) what it is given:
 // the proxy serves either way.
 func OpenLedger(cfg *config.Config, path string, log *slog.Logger) *ledger.Ledger {

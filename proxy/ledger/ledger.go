@@ -62,6 +62,7 @@ type Ledger struct {
 	q       []usage.Record
 	qclosed bool          // Close began, or the database could not be opened: drop
 	wake    chan struct{} // the writer has something to look at (cap 1)
+	need    chan struct{} // a query waits for the database to open (cap 1)
 
 	dropped atomic.Uint64
 	written atomic.Uint64
@@ -93,7 +94,7 @@ func Open(opts Options) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	go l.run(false)
+	go l.run(false, 0)
 	<-l.ready
 	if l.openErr != nil {
 		_ = l.Close()
@@ -103,18 +104,21 @@ func Open(opts Options) (*Ledger, error) {
 }
 
 // Start is Open without the wait: it returns at once and opens the database
-// in the background (SQLite's open and migrations took ~45 ms of clearway's
-// start-up). Records made meanwhile are queued and written once it is open.
-// When no usable database can be made, Start's ledger says so once in the
-// log ("usage ledger unavailable"), drops and counts every record, reports
-// the error in Stats, and its queries return it. Start fails only without a
-// path.
+// in the background, when it is first needed (a query, Flush, Close, a full
+// batch of records) and at the latest FlushEvery after Start. SQLite's open
+// and migrations took ~45 ms of clearway's start-up, and opening them
+// alongside the first request still took its CPU on one core. Records
+// wait in the queue meanwhile (as each waits up to FlushEvery anyway) and
+// are written once it is open. When no usable database can be made, Start's
+// ledger says so once in the log ("usage ledger unavailable"), drops and
+// counts every record, reports the error in Stats, and its queries return
+// it. Start fails only without a path.
 func Start(opts Options) (*Ledger, error) {
 	l, err := newLedger(opts)
 	if err != nil {
 		return nil, err
 	}
-	go l.run(true)
+	go l.run(true, l.opts.FlushEvery)
 	return l, nil
 }
 
@@ -141,6 +145,7 @@ func newLedger(opts Options) (*Ledger, error) {
 		prices:   opts.Prices,
 		ready:    make(chan struct{}),
 		wake:     make(chan struct{}, 1),
+		need:     make(chan struct{}, 1),
 		labels:   map[labelKey]int64{},
 		flushReq: make(chan chan struct{}),
 		stop:     make(chan struct{}),
@@ -301,12 +306,17 @@ func (l *Ledger) shut() {
 	l.qmu.Unlock()
 }
 
-// run is the writer. It opens the database, then writes what is queued
-// when batchRows records wait, when the first of them has waited
-// FlushEvery, on Flush and on Close. logFailure says a failed open is its
-// to log (Start); Open's caller logs it instead.
-func (l *Ledger) run(logFailure bool) {
+// run is the writer. It opens the database (after delay at the latest, see
+// awaitNeed), then writes what is queued when batchRows records wait, when
+// the first of them has waited FlushEvery, on Flush and on Close.
+// logFailure says a failed open is its to log (Start); Open's caller logs
+// it instead.
+func (l *Ledger) run(logFailure bool, delay time.Duration) {
 	defer close(l.done)
+	var ack chan struct{} // a Flush that came before the open
+	if delay > 0 {
+		ack = l.awaitNeed(delay)
+	}
 	if l.beforeOpen != nil {
 		l.beforeOpen()
 	}
@@ -329,6 +339,9 @@ func (l *Ledger) run(logFailure bool) {
 		if logFailure {
 			l.log.Warn("usage ledger unavailable; requests are not recorded", "path", l.opts.Path, "err", err)
 		}
+		if ack != nil {
+			close(ack)
+		}
 		l.idle()
 		return
 	}
@@ -348,20 +361,11 @@ func (l *Ledger) run(logFailure bool) {
 			l.prune(now)
 		}
 	}
+	if ack != nil {
+		flush()
+		close(ack)
+	}
 	for {
-		select {
-		case <-l.wake:
-		case <-timer.C:
-			armed = false
-			flush()
-		case ack := <-l.flushReq:
-			flush()
-			close(ack)
-		case <-l.stop:
-			l.shut()
-			flush()
-			return
-		}
 		// Look at the queue: write now when a batch is full, else make sure
 		// the oldest record waits at most FlushEvery.
 		for {
@@ -378,6 +382,43 @@ func (l *Ledger) run(logFailure bool) {
 				armed = false
 			}
 			break
+		}
+		select {
+		case <-l.wake:
+		case <-timer.C:
+			armed = false
+			flush()
+		case ack := <-l.flushReq:
+			flush()
+			close(ack)
+		case <-l.stop:
+			l.shut()
+			flush()
+			return
+		}
+	}
+}
+
+// awaitNeed returns when the database is needed: delay has passed, a query
+// waits (need), batchRows records wait, Close began, or Flush was called
+// (its ack is returned, to be closed once the queue is written).
+func (l *Ledger) awaitNeed(delay time.Duration) (ack chan struct{}) {
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return nil
+		case <-l.need:
+			return nil
+		case <-l.stop:
+			return nil
+		case ack := <-l.flushReq:
+			return ack
+		case <-l.wake:
+			if l.queued() >= batchRows {
+				return nil
+			}
 		}
 	}
 }
@@ -593,6 +634,10 @@ func (l *Ledger) Recent(ctx context.Context, n int) ([]usage.Entry, error) {
 // wait returns once the database is open (nil), could not be opened (why),
 // or ctx ends.
 func (l *Ledger) wait(ctx context.Context) error {
+	select {
+	case l.need <- struct{}{}:
+	default: // already asked, or open
+	}
 	select {
 	case <-l.ready:
 		if l.openErr != nil {

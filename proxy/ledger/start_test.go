@@ -23,7 +23,7 @@ func TestRowsWhileOpeningLand(t *testing.T) {
 	}
 	release := make(chan struct{})
 	l.beforeOpen = func() { <-release }
-	go l.run(true)
+	go l.run(true, 0)
 	t.Cleanup(func() { _ = l.Close() })
 
 	now := time.Now()
@@ -78,7 +78,7 @@ func TestStartWithoutDatabase(t *testing.T) {
 	}
 	release := make(chan struct{})
 	l.beforeOpen = func() { <-release }
-	go l.run(true)
+	go l.run(true, 0)
 	defer l.Close()
 	l.Record(rec(time.Now(), "a", "c", "m", 200, 1, usage.Tokens{}))
 	l.Record(rec(time.Now(), "a", "c", "m", 200, 1, usage.Tokens{}))
@@ -125,5 +125,74 @@ func TestFullBatchWritesAtOnce(t *testing.T) {
 			t.Fatalf("a full batch was not written: %+v", l.Stats())
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestStartOpensWhenNeeded: Start leaves the database closed until it is
+// needed (FlushEvery is an hour here, the latest it would wait): a query
+// opens it, and so does a full batch of records.
+func TestStartOpensWhenNeeded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "usage.db")
+	l, err := Start(Options{Path: path, FlushEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.Record(rec(time.Now(), "a", "c", "m", 200, 1, usage.Tokens{Input: 2}))
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("the database was made before it was needed (%v)", err)
+	}
+	if _, err := l.Query(context.Background(), usage.Query{}); err != nil {
+		t.Fatalf("the first query: %v", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("a query did not open the database: %v", err)
+	}
+	l.Flush()
+	if st := l.Stats(); st.Written != 1 || st.Dropped != 0 {
+		t.Fatalf("after Flush: %+v", st)
+	}
+
+	path2 := filepath.Join(t.TempDir(), "usage.db")
+	l2, err := Start(Options{Path: path2, FlushEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	for range batchRows {
+		l2.Record(rec(time.Now(), "a", "c", "m", 200, 1, usage.Tokens{}))
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for l2.Stats().Written != batchRows {
+		if time.Now().After(deadline) {
+			t.Fatalf("a full batch did not open the database and land: %+v", l2.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := l2.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCloseBeforeOpenWrites: records queued before the database was needed
+// are written by Close.
+func TestCloseBeforeOpenWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "usage.db")
+	l, err := Start(Options{Path: path, FlushEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Record(rec(time.Now(), "a", "c", "m", 200, 1, usage.Tokens{Input: 5}))
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rows, err := r.Query(context.Background(), usage.Query{})
+	if err != nil || len(rows) != 1 || rows[0].InputTokens != 5 {
+		t.Fatalf("after Close: %v %+v", err, rows)
 	}
 }
