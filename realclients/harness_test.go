@@ -294,7 +294,7 @@ schema: v1
 models:
   - name: Claude via clearway
     provider: anthropic
-    model: claude-sonnet-4-5
+    model: claude-sonnet-4-6
     apiBase: %s/anthropic/v1/
     apiKey: %s
 `

@@ -106,7 +106,7 @@ func streamAnthropic(w http.ResponseWriter) {
 		f.Flush()
 	}
 	ev("message_start", map[string]any{"type": "message_start", "message": map[string]any{
-		"id": "msg_test01", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+		"id": "msg_test01", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6",
 		"content": []any{}, "stop_reason": nil, "stop_sequence": nil,
 		"usage": map[string]any{"input_tokens": 12, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 1},
 	}})

@@ -19,6 +19,8 @@
     return e;
   };
   const state = { status: null, requests: [], settings: null };
+  // count says "1 cookie", "2 cookies".
+  const count = (n, noun) => n + " " + noun + (n === 1 ? "" : "s");
   window.clearway = state; // read by the browser tests
 
   async function call(method, path, body, type) {
@@ -101,7 +103,8 @@
       add("Last status", u.last_status ? u.last_status + (u.last_at ? " at " + fmtTime(u.last_at) : "") : "none yet");
       add("In flight / queued", u.in_flight + " / " + (u.queue_length || 0));
       const today = u.today || {};
-      add("Today", fmtInt(today.requests ?? u.requests) + " requests, " + fmtInt(today.retries ?? u.retries) + " retries, " + fmtInt(today.errors ?? u.failures) + " errors");
+      add("Today", [[today.requests ?? u.requests, "request", "requests"], [today.retries ?? u.retries, "retry", "retries"], [today.errors ?? u.failures, "error", "errors"]]
+        .map(([n, one, many]) => fmtInt(n) + " " + (n === 1 ? one : many)).join(", "));
       add("User-Agent", u.user_agent || "(first client's)");
       const keys = u.key_pool && u.key_pool.length ? u.key_pool : u.key ? [{ name: u.key, state: st.keys && st.keys[u.key] ? "ready" : "missing" }] : [];
       add("Keys", keys.length ? keys.map((k) => k.name + ": " + (k.state || "ready") + (k.until ? " until " + fmtTime(k.until) : "") + (k.why ? " (" + k.why + ")" : "")).join(", ") : "none needed");
@@ -170,7 +173,7 @@
         "attempt " + a.n + ": " + (a.status ? "HTTP " + a.status : "no answer") +
         (a.reason ? " — " + a.reason : "") +
         (a.wait_ms ? ", waited " + fmtMs(a.wait_ms) + (a.wait_why ? " (" + a.wait_why + ")" : "") : "") +
-        ", " + (a.cookies || 0) + " cookies sent" + (a.key ? ", key " + a.key : "") }));
+        ", " + count(a.cookies || 0, "cookie") + " sent" + (a.key ? ", key " + a.key : "") }));
     }
     if (!list.children.length) list.append(el("li", { text: "no attempt details recorded" }));
     $("#timeline").showModal();
@@ -303,7 +306,7 @@
       claude: "export ANTHROPIC_BASE_URL=" + base + "/anthropic\nexport ANTHROPIC_API_KEY=" + tok + "\nexport CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1\nclaude",
       anthropic: "from anthropic import Anthropic\nclient = Anthropic(base_url=\"" + base + "/anthropic\", api_key=\"" + tok + "\")",
       openai: "from openai import OpenAI\nclient = OpenAI(base_url=\"" + base + "/openai/v1\", api_key=\"" + tok + "\")",
-      continue: "models:\n  - name: Claude via clearway\n    provider: anthropic\n    model: claude-sonnet-4-5\n    apiBase: " + base + "/anthropic/v1/\n    apiKey: " + tok,
+      continue: "models:\n  - name: Claude via clearway\n    provider: anthropic\n    model: claude-sonnet-4-6\n    apiBase: " + base + "/anthropic/v1/\n    apiKey: " + tok,
     };
     return t[$("#setup-client").value];
   }
@@ -322,10 +325,10 @@
     for (const u of (state.status && state.status.upstreams) || []) {
       const clr = el("button", { type: "button", class: "secondary", "aria-label": "Clear cookies of " + u.name, text: "Clear" });
       clr.addEventListener("click", async () => {
-        try { const r = await call("POST", "cookies/clear?upstream=" + encodeURIComponent(u.name)); msg("#cookie-msg", "Cleared " + r.cleared + " cookies of " + u.name + "."); await loadStatus(); renderCookies(); }
+        try { const r = await call("POST", "cookies/clear?upstream=" + encodeURIComponent(u.name)); msg("#cookie-msg", "Cleared " + count(r.cleared, "cookie") + " of " + u.name + "."); await loadStatus(); renderCookies(); }
         catch (e) { msg("#cookie-msg", e.message, true); }
       });
-      list.append(el("li", {}, el("span", { text: u.name + ": " + u.cookie_count + " cookies" }), clr));
+      list.append(el("li", {}, el("span", { text: u.name + ": " + count(u.cookie_count, "cookie") }), clr));
     }
   }
   $("#cookie-file").addEventListener("change", async (ev) => {

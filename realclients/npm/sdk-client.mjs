@@ -13,7 +13,7 @@ const which = process.argv[2];
 async function anthropic() {
   const client = new Anthropic(); // reads ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN
   const stream = await client.messages.create({
-    model: 'claude-sonnet-4-5',
+    model: 'claude-sonnet-4-6',
     max_tokens: 256,
     messages: [{ role: 'user', content: 'Say the test sentence.' }],
     stream: true,
