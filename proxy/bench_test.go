@@ -2,14 +2,17 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clearway/clearway/proxy/ledger"
 )
@@ -151,6 +154,67 @@ func BenchmarkLedgerOnOff(b *testing.B) {
 			if l != nil && l.Stats().Dropped > 0 {
 				b.Fatalf("dropped %d rows", l.Stats().Dropped)
 			}
+		})
+	}
+}
+
+// BenchmarkFirstEvent measures the time from sending a streaming request to
+// reading its first complete event, through clearway and through the stock
+// httputil.ReverseProxy (startStock), client, proxy and upstream in one
+// process, one request at a time. The upstream writes its headers and first
+// event at once, then ends the stream. ttfe-p50-µs is the median time to the
+// first event (the median: this machine's noise lands on the mean); run with -cpu 1 to see the proxies on one P, as build/bench's split
+// layout runs them. Figures only: nothing is asserted on time.
+func BenchmarkFirstEvent(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "event: message_start\ndata: {\"type\":\"message_start\"}\n\n")
+		_ = http.NewResponseController(w).Flush()
+	}))
+	defer up.Close()
+	stock, err := startStock(up.URL + "/base")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stock.Close()
+	cw, stop, err := startClearway(up.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stop()
+	for _, target := range []struct{ name, url string }{
+		{"clearway", cw + "/api/v1/messages"},
+		{"stock", stock.URL + "/v1/messages"},
+	} {
+		b.Run(target.name, func(b *testing.B) {
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+			defer client.CloseIdleConnections()
+			body := []byte(`{"model":"m","stream":true,"max_tokens":1}`)
+			var took []time.Duration
+			b.ReportAllocs()
+			for b.Loop() {
+				start := time.Now()
+				resp, err := client.Post(target.url, "application/json", bytes.NewReader(body))
+				if err != nil {
+					b.Fatal(err)
+				}
+				br := bufio.NewReader(resp.Body)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						b.Fatalf("no complete event: %v", err)
+					}
+					if line == "\n" {
+						break
+					}
+				}
+				took = append(took, time.Since(start))
+				_, _ = io.Copy(io.Discard, br)
+				resp.Body.Close()
+			}
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)/2])/float64(time.Microsecond), "ttfe-p50-µs")
 		})
 	}
 }
