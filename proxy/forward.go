@@ -102,12 +102,24 @@ type clientRequest struct {
 }
 
 // pending is a final upstream answer that tryUpstream chose for the client
-// and forward copies (copyAnswer) after tryUpstream and roundTrip returned:
-// an open stream then waits for its next event in a shallow stack (forward,
-// copyAnswer, copyResponse), not under the attempt loop's large frames, so
-// its goroutine stack stays in a smaller size class. hold is what the
-// upstream keeps (its limiter slot, breaker and in-flight count) until the
-// answer is copied.
+// and forward copies (copyAnswer) after tryChain, tryUpstream and roundTrip
+// returned: an open stream then waits for its next event in a shallow stack
+// (forward, copyAnswer, copyBody), not under the attempt loop's frames. hold
+// is what the upstream keeps (its limiter slot, breaker and in-flight
+// count) until the answer is copied.
+//
+// The stack budget: a goroutine starts small and doubles its stack when a
+// call needs more, and an open stream keeps what it grew to. A request's
+// goroutine stays in 8 KiB (the stock ReverseProxy's size) only if no call
+// goes deeper than about 7.2 KiB (8 KiB less the runtime's guard). Its two
+// deepest points are the wait in net/http's transport under roundTrip
+// (about 6.7 KiB with net/http's 1.3 KiB below ServeHTTP and its 2.6 KiB of
+// client frames) and the head's write under copyAnswer (net/http's
+// chunkWriter.writeHeader alone takes 2.8 KiB). So ServeHTTP, forward,
+// tryChain, tryUpstream and roundTrip keep cold paths (logs with many
+// attributes, events, error answers) in go:noinline helpers. When a change
+// pushes past the budget, BenchmarkOpenStreams's stack-B/stream grows by
+// about 8 KiB.
 type pending struct {
 	sess    *session
 	resp    *http.Response
@@ -370,6 +382,9 @@ func (s *Server) report(sess *session, cred seam.Credential, a *answer, err erro
 	return s.creds.Report(cred, o)
 }
 
+// noAnswer is the answer of an attempt that got none (read only).
+var noAnswer answer
+
 // answer is one attempt's answer as roundTrip reads it once for every rule
 // that asks about it (stealth deny, the retry verdict, the credentials'
 // report, a key refusal before a fallback, the status headroom and the usage
@@ -547,7 +562,7 @@ func (s *Server) roundTrip(w http.ResponseWriter, r *http.Request, rc *http.Resp
 				s.clientLeft(sess, attempt)
 				return tripResult{done: true, outcome: breaker.Ignore}
 			}
-			switchKey := s.report(sess, cred, &answer{}, err, v)
+			switchKey := s.report(sess, cred, &noAnswer, err, v)
 			if (v.Retry || switchKey) && attempt < maxAttempts {
 				if !s.waitRetry(ctx, w, sess, attempt, maxAttempts, 0, v, switchKey) {
 					return tripResult{done: true, outcome: breaker.Ignore}
