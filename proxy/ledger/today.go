@@ -18,6 +18,7 @@ import (
 type dayTotals struct {
 	mu     sync.Mutex
 	start  time.Time // local midnight of the day summed; zero until loaded
+	end    time.Time // the next local midnight
 	sum    usage.Row
 	loaded bool // the writer's: the day's earlier rows are in sum
 }
@@ -26,6 +27,13 @@ type dayTotals struct {
 func midnight(t time.Time) time.Time {
 	y, m, d := t.Local().Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.Local)
+}
+
+// nextMidnight is the local midnight after the one starting day (not
+// always 24 hours later).
+func nextMidnight(day time.Time) time.Time {
+	y, m, d := day.Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, time.Local)
 }
 
 // Today returns the sums (Requests, Errors, Retries, tokens, CostUSD) of
@@ -38,7 +46,7 @@ func (l *Ledger) Today(now time.Time) (sum usage.Row, ok bool) {
 	if l.today.start.IsZero() {
 		return usage.Row{}, false
 	}
-	if midnight(now).After(l.today.start) {
+	if !now.Before(l.today.end) {
 		return usage.Row{}, true // a new day without rows yet
 	}
 	return l.today.sum, true
@@ -57,7 +65,7 @@ func (l *Ledger) loadToday(db *sql.DB) {
 		return
 	}
 	l.today.mu.Lock()
-	l.today.start, l.today.sum = start, usage.Sum(rows)
+	l.today.start, l.today.end, l.today.sum = start, nextMidnight(start), usage.Sum(rows)
 	l.today.mu.Unlock()
 	l.today.loaded = true
 }
@@ -72,11 +80,12 @@ func (l *Ledger) addToday(batch []usage.Record, costs []float64) {
 	l.today.mu.Lock()
 	defer l.today.mu.Unlock()
 	for i, r := range batch {
-		day := midnight(r.Time)
-		if day.After(l.today.start) {
-			l.today.start, l.today.sum = day, usage.Row{}
-		} else if day.Before(l.today.start) {
-			continue
+		switch {
+		case r.Time.Before(l.today.start):
+			continue // an earlier day's
+		case !r.Time.Before(l.today.end):
+			day := midnight(r.Time)
+			l.today.start, l.today.end, l.today.sum = day, nextMidnight(day), usage.Row{}
 		}
 		t := &l.today.sum
 		t.Requests++
