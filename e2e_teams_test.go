@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -53,13 +54,14 @@ type countingUpstream struct {
 type arrival struct {
 	at       time.Time
 	instance string
+	key      string // the x-api-key it carried
 }
 
 func newCountingUpstream(t *testing.T) *countingUpstream {
 	u := &countingUpstream{release: make(chan struct{})}
 	u.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
-		u.arrivals = append(u.arrivals, arrival{time.Now(), r.Header.Get("X-Instance")})
+		u.arrivals = append(u.arrivals, arrival{time.Now(), r.Header.Get("X-Instance"), r.Header.Get("X-Api-Key")})
 		u.inFlight++
 		u.maxIn = max(u.maxIn, u.inFlight)
 		rel := u.release
@@ -146,6 +148,7 @@ type teamOptions struct {
 	timeout  string // shared.timeout (default 45ms)
 	env      map[string]string
 	caFiles  []string // extra certificates to trust (the TLS Redis)
+	yaml     string   // the config template (default teamYAML)
 }
 
 // startTeam starts size `clearway serve` processes sharing one Redis.
@@ -166,7 +169,7 @@ func startTeam(t *testing.T, up *countingUpstream, o teamOptions) []*member {
 			sb.env[k] = v
 		}
 		cfg := strings.NewReplacer("%REDIS%", o.redisURL, "%LEASE%", o.lease, "%UP%", up.srv.URL,
-			"%N%", strconv.Itoa(n), "%THROTTLE%", o.throttle, "%TIMEOUT%", o.timeout).Replace(teamYAML)
+			"%N%", strconv.Itoa(n), "%THROTTLE%", o.throttle, "%TIMEOUT%", o.timeout).Replace(cmp.Or(o.yaml, teamYAML))
 		sb.writeConfig(cfg)
 		team = append(team, &member{sb: sb, p: sb.serve(), n: n})
 	}
@@ -419,6 +422,81 @@ func TestTeamPausesOnRetryAfter(t *testing.T) {
 	if earliest < 3*time.Second {
 		t.Fatalf("instances 2 and 3 sent a request %s after the 429, inside the 3 s pause", earliest)
 	}
+}
+
+// TestTeamKeyPauseSkipsThePausedKey: with a pool of two keys, a 429 with
+// retry-after on key A at instance 1 pauses A for the team; instance 2's
+// next request goes with key B at once instead of trying A (whose 429 it
+// would only learn from the upstream).
+func TestTeamKeyPauseSkipsThePausedKey(t *testing.T) {
+	rs := redistest.Start(t, redistest.Options{})
+	up := newCountingUpstream(t)
+	yaml := strings.Replace(teamYAML, "    headers: {x-instance: \"%N%\"}\n", "    headers: {x-instance: \"%N%\"}\n    keys: [ka, kb]\n", 1)
+	team := startTeam(t, up, teamOptions{size: 2, redisURL: rs.URL(), throttle: "max_concurrent: 10", yaml: yaml,
+		env: map[string]string{"CLEARWAY_KEY_KA": "sk-team-A-TESTSECRET", "CLEARWAY_KEY_KB": "sk-team-B-TESTSECRET"}})
+	up.retryAfter.Store(30)
+	if code := team[0].get(context.Background(), plainClient); code != 200 {
+		t.Fatalf("instance 1: %d, want 200 (the retry with key B)", code)
+	}
+	first := up.between(time.Time{}, time.Time{})
+	if len(first) != 2 || first[0].key != "sk-team-A-TESTSECRET" || first[1].key != "sk-team-B-TESTSECRET" {
+		t.Fatalf("instance 1's attempts with keys %v, want A (429) then B", keysOf(first))
+	}
+	// Instance 1 writes the pause after its retry is sent: wait for the
+	// key itself, so instance 2's request cannot race that write.
+	opt, err := redis.ParseURL(rs.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	waitUntil(t, "key A's pause in Redis", 10*time.Second, func() bool {
+		keys, err := rdb.Keys(context.Background(), "*pause:api:ka").Result()
+		return err == nil && len(keys) == 1
+	})
+	if code := team[1].get(context.Background(), plainClient); code != 200 {
+		t.Fatalf("instance 2: %d", code)
+	}
+	var second []arrival
+	for _, a := range up.between(time.Time{}, time.Time{}) {
+		if a.instance == "2" {
+			second = append(second, a)
+		}
+	}
+	if len(second) != 1 || second[0].key != "sk-team-B-TESTSECRET" {
+		t.Fatalf("instance 2's attempts with keys %v, want one, with B (A is paused for the team)", keysOf(second))
+	}
+	// Its status says why A cools.
+	seen := false
+	for _, u := range team[1].status(t).Upstreams {
+		for _, k := range u.KeyPool {
+			if k.Name == "ka" {
+				seen = true
+				if k.State != "cooling" || !strings.Contains(k.Why, "team") {
+					t.Errorf("instance 2's status for key ka: %+v, want it cooling, paused by the team", k)
+				}
+			}
+		}
+	}
+	if !seen {
+		t.Error("instance 2's status has no key ka")
+	}
+}
+
+// keysOf names the test keys the arrivals carried (A, B), never their values.
+func keysOf(as []arrival) []string {
+	var out []string
+	for _, a := range as {
+		switch a.key {
+		case "sk-team-A-TESTSECRET":
+			out = append(out, "A")
+		case "sk-team-B-TESTSECRET":
+			out = append(out, "B")
+		default:
+			out = append(out, "other")
+		}
+	}
+	return out
 }
 
 // TestTeamConcurrencyAndLeases: max_concurrent 2 holds across three

@@ -229,6 +229,14 @@ func (s *Server) tryUpstream(w http.ResponseWriter, req *clientRequest, sess *se
 		return s.limiterRefused(w, r, up.Name, h.last, err)
 	}
 	hold.release = release
+	if s.pools.pausedByTeam(up.Name, cred.Name) {
+		// Acquire has just read the team's pauses: the key chosen above
+		// rests. Choose again now that the pool knows (on an error the
+		// first choice goes, and the upstream decides).
+		if c, err := s.creds.Credential(r.Context(), seam.KeyRequest{Upstream: up.Name, Attempt: 1, ClientKey: req.clientKey, NoWait: true}); err == nil {
+			cred = c
+		}
+	}
 
 	header := req.header
 	if h.index > 0 {

@@ -44,6 +44,10 @@ type keyPools struct {
 	clock  seam.Clock
 	log    *slog.Logger
 	bus    *events.Bus
+	// pauses, when the limiter offers them (the team's shared limiter), are
+	// keys paused by other instances: they cool here too before a key is
+	// chosen. Set once by the server before it serves.
+	pauses seam.KeyPauses
 }
 
 var _ seam.Credentials = (*keyPools)(nil)
@@ -93,6 +97,7 @@ func (k *keyPools) Credential(ctx context.Context, req seam.KeyRequest) (seam.Cr
 		_, ok, _ := k.single.keys.get(name)
 		return !ok
 	}
+	k.coolPausedKeys(req.Upstream, pool)
 	name, wait, err := pool.Pick(skip)
 	switch {
 	case errors.Is(err, keypool.ErrNoKey):
@@ -128,6 +133,31 @@ func (k *keyPools) Credential(ctx context.Context, req seam.KeyRequest) (seam.Cr
 		}
 	}
 	return k.single.build(req, name)
+}
+
+// coolPausedKeys cools each key of pool that the limiter knows to be paused
+// (by another instance of the team), so Pick passes it over instead of
+// sending a request its 429 would refuse.
+func (k *keyPools) coolPausedKeys(upstream string, pool *keypool.Pool) {
+	if k.pauses == nil || !k.names[upstream] {
+		return
+	}
+	now := k.clock.Now()
+	for _, name := range pool.Names() {
+		if until := k.pauses.PausedUntil(upstream, name); until.After(now) {
+			pool.Cool(name, until, "paused by the team")
+		}
+	}
+}
+
+// pausedByTeam reports whether the limiter knows key of upstream's pool to
+// be paused now (by another instance of the team). False for a nil
+// keyPools, a key outside a pool, or without a limiter that shares pauses.
+func (k *keyPools) pausedByTeam(upstream, key string) bool {
+	if k == nil || k.pauses == nil || key == "" || !k.names[upstream] {
+		return false
+	}
+	return k.pauses.PausedUntil(upstream, key).After(k.clock.Now())
 }
 
 // exhaustedOnly reports whether the named key cools only because an answer

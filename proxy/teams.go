@@ -60,7 +60,11 @@ func (s *Server) openShared(opts Options, local *throttle.Local) {
 		return
 	}
 	s.shared = client
-	s.limiter = client.Limiters(ups)
+	limiters := client.Limiters(ups)
+	s.limiter = limiters
+	if s.pools != nil {
+		s.pools.pauses = limiters // keys paused by the team cool here too
+	}
 }
 
 // sharedDown starts on local limits when shared ones cannot even be tried.

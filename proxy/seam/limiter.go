@@ -39,6 +39,17 @@ type Limiter interface {
 	Waiting(upstream string) int
 }
 
+// KeyPauses is what a Limiter that learns of pauses from elsewhere (other
+// instances sharing the budget) may also offer: until when a key of an
+// upstream's pool is paused. The key pools ask it before they choose a key,
+// so a key another instance was told to rest is not tried here only to be
+// refused again. Implementations must be safe for concurrent use.
+type KeyPauses interface {
+	// PausedUntil returns when key may be used again (zero or a past time:
+	// not paused as far as it knows).
+	PausedUntil(upstream, key string) time.Time
+}
+
 // ErrRefused is matched (errors.Is) by every *Refused.
 var ErrRefused = errors.New("throttle: queue full")
 

@@ -204,8 +204,32 @@ func (l *Limiter) pauseKey(key string) string {
 // instance knows it and as Redis says: the upstream's pause, or with a key
 // pool the shortest of the keys' pauses, whichever is longer.
 func (l *Limiter) pausedFor(ctx context.Context, shared *bool) (time.Duration, error) {
+	keys := make([]string, 1, 1+len(l.pool))
+	keys[0] = l.pauseKey("")
+	for _, k := range l.pool {
+		keys = append(keys, l.pauseKey(k))
+	}
+	ms, err := l.readPause(ctx, keys, shared)
+	if err != nil {
+		return 0, err
+	}
 	now := l.c.clock.Now()
 	l.mu.Lock()
+	// What Redis holds is what every instance was told: it joins this
+	// instance's own pauses (PTTL is whole milliseconds, rounded down:
+	// one more), so the key pool learns which keys rest (PausedUntil).
+	for i, m := range ms {
+		if m <= 0 || i > len(l.pool) {
+			continue
+		}
+		name := ""
+		if i > 0 {
+			name = l.pool[i-1]
+		}
+		if until := now.Add(time.Duration(m+1) * time.Millisecond); until.After(l.paused[name]) {
+			l.paused[name] = until
+		}
+	}
 	until := l.paused[""]
 	if len(l.pool) > 0 {
 		soonest := l.paused[l.pool[0]]
@@ -219,20 +243,20 @@ func (l *Limiter) pausedFor(ctx context.Context, shared *bool) (time.Duration, e
 		}
 	}
 	l.mu.Unlock()
-	wait := until.Sub(now)
-	keys := []string{l.pauseKey("")}
-	for _, k := range l.pool {
-		keys = append(keys, l.pauseKey(k))
+	return max(until.Sub(now), 0), nil
+}
+
+// PausedUntil returns until when key (one of the pool's) is paused, by this
+// instance or, as of the last read of Redis, by any; the whole upstream's
+// pause counts for every key. Zero: not paused.
+func (l *Limiter) PausedUntil(key string) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	until := l.paused[""]
+	if t := l.paused[key]; key != "" && t.After(until) {
+		until = t
 	}
-	ms, err := l.readPause(ctx, keys, shared)
-	if err != nil {
-		return 0, err
-	}
-	// PTTL is whole milliseconds, rounded down: wait one more.
-	if d := time.Duration(ms+1) * time.Millisecond; ms > 0 && d > wait {
-		wait = d
-	}
-	return max(wait, 0), nil
+	return until
 }
 
 // pauseRead is one read of the pauses in Redis, which the requests that
@@ -240,15 +264,15 @@ func (l *Limiter) pausedFor(ctx context.Context, shared *bool) (time.Duration, e
 // one each.
 type pauseRead struct {
 	done chan struct{}
-	ms   int64
+	ms   []int64
 	ok   bool // Redis answered
 }
 
-// readPause returns the pause Redis holds for keys, in ms (0: none, or Redis
-// unavailable).
-func (l *Limiter) readPause(ctx context.Context, keys []string, shared *bool) (int64, error) {
+// readPause returns the pauses Redis holds for keys, in ms each (0: none;
+// nil when Redis is unavailable).
+func (l *Limiter) readPause(ctx context.Context, keys []string, shared *bool) ([]int64, error) {
 	if !*shared {
-		return 0, nil
+		return nil, nil
 	}
 	l.mu.Lock()
 	if r := l.reading; r != nil {
@@ -258,7 +282,7 @@ func (l *Limiter) readPause(ctx context.Context, keys []string, shared *bool) (i
 			*shared = *shared && r.ok
 			return r.ms, nil
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	r := &pauseRead{done: make(chan struct{})}
@@ -267,7 +291,7 @@ func (l *Limiter) readPause(ctx context.Context, keys []string, shared *bool) (i
 	// The read is shared: it must not end because this caller left.
 	r.ok, _ = l.c.call(context.WithoutCancel(ctx), func(ctx context.Context) error {
 		var err error
-		r.ms, err = pausedScript.Run(ctx, l.c.rdb, keys).Int64()
+		r.ms, err = pausedScript.Run(ctx, l.c.rdb, keys).Int64Slice()
 		return err
 	})
 	*shared = *shared && r.ok
@@ -521,21 +545,16 @@ end
 return 1
 `)
 
-// pausedScript returns the remaining pause in ms (0: none): KEYS[1]'s (the
-// upstream's), or when longer the shortest of KEYS[2..] (a pool's keys).
+// pausedScript returns the remaining pause in ms (0: none) of each of KEYS,
+// in order: the upstream's, then each key of its pool.
 var pausedScript = redis.NewScript(`
-local best = redis.call('PTTL', KEYS[1])
-if best < 0 then best = 0 end
-if #KEYS > 1 then
-  local soonest = nil
-  for i = 2, #KEYS do
-    local ms = redis.call('PTTL', KEYS[i])
-    if ms < 0 then ms = 0 end
-    if soonest == nil or ms < soonest then soonest = ms end
-  end
-  if soonest > best then best = soonest end
+local out = {}
+for i = 1, #KEYS do
+  local ms = redis.call('PTTL', KEYS[i])
+  if ms < 0 then ms = 0 end
+  out[i] = ms
 end
-return best
+return out
 `)
 
 // tokensScript is GCRA with debt for the token budget, on Redis's clock:

@@ -24,7 +24,10 @@ type Limiters struct {
 	by map[string]*Limiter
 }
 
-var _ seam.Limiter = (*Limiters)(nil)
+var (
+	_ seam.Limiter   = (*Limiters)(nil)
+	_ seam.KeyPauses = (*Limiters)(nil)
+)
 
 // Limiters returns the seam.Limiter of upstreams (by name) on this Client.
 func (c *Client) Limiters(upstreams map[string]Upstream) *Limiters {
@@ -53,6 +56,16 @@ func (ls *Limiters) Pause(upstream, key string, until time.Time) {
 	if l := ls.by[upstream]; l != nil {
 		l.Pause(key, until)
 	}
+}
+
+// PausedUntil implements seam.KeyPauses: until when key of upstream's pool
+// is paused, here or (as of this instance's last read of Redis) by any
+// instance of the team.
+func (ls *Limiters) PausedUntil(upstream, key string) time.Time {
+	if l := ls.by[upstream]; l != nil {
+		return l.PausedUntil(key)
+	}
+	return time.Time{}
 }
 
 // Charge implements seam.Limiter.

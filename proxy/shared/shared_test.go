@@ -256,6 +256,18 @@ func TestPauseHoldsEveryInstance(t *testing.T) {
 	} else if reason, _ := refusedFor(err); reason != "paused" {
 		t.Fatalf("err = %v", err)
 	}
+	// The other instance learns which key rests, for its key pool: after
+	// its next read of Redis, k1 and k2 are paused ~5 s, a key outside the
+	// pool is not.
+	if until := pb.PausedUntil("k1"); time.Until(until) < 4*time.Second || time.Until(until) > 6*time.Second {
+		t.Fatalf("instance b sees k1 paused until %v (in %s), want ~5 s from now", until, time.Until(until))
+	}
+	if until := pb.PausedUntil("k2"); time.Until(until) < 4*time.Second {
+		t.Fatalf("instance b sees k2 paused until %v, want ~5 s from now", until)
+	}
+	if until := pb.PausedUntil("other"); !until.IsZero() {
+		t.Fatalf("a key nobody paused reads paused until %v", until)
+	}
 	// An earlier pause does not shorten a longer one.
 	la.Pause("", time.Now().Add(5*time.Second))
 	la.Pause("", time.Now().Add(10*time.Millisecond))
