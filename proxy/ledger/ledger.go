@@ -364,6 +364,10 @@ func (l *Ledger) run(logFailure bool, delay time.Duration) {
 	if ack != nil {
 		flush()
 		close(ack)
+	} else if l.queued() > 0 {
+		// Records that came while the database waited to be needed have
+		// waited up to FlushEvery already.
+		flush()
 	}
 	for {
 		// Look at the queue: write now when a batch is full, else make sure

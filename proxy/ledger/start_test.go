@@ -196,3 +196,24 @@ func TestCloseBeforeOpenWrites(t *testing.T) {
 		t.Fatalf("after Close: %v %+v", err, rows)
 	}
 }
+
+// TestQueuedBeforeOpenWrittenAtOpen: records that waited for the database
+// to be needed are written as soon as it opens, not a FlushEvery later (an
+// hour here; the open comes after the 10 ms delay).
+func TestQueuedBeforeOpenWrittenAtOpen(t *testing.T) {
+	l, err := newLedger(Options{Path: filepath.Join(t.TempDir(), "usage.db"), FlushEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Record(rec(time.Now(), "a", "c", "m", 200, 1, usage.Tokens{}))
+	go l.run(true, 10*time.Millisecond)
+	defer l.Close()
+	<-l.Ready()
+	deadline := time.Now().Add(20 * time.Second)
+	for l.Stats().Written != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the queued record was not written at the open: %+v", l.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
