@@ -708,8 +708,17 @@ func newAttempt(ctx context.Context, method, target string, header, credHeader h
 		req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
 		return req, nil
 	}
-	req.Body, err = src.reader()
 	req.GetBody = src.reader
+	if len(body) < releaseLargeBody {
+		// A small body goes as a bytes.Reader, which net/http knows cannot
+		// block: the transport then writes headers and body in one write.
+		// Any other reader makes it flush the headers first (one more
+		// system call and TCP segment per request). The record keeps a
+		// body this small anyway (releaseBody), so it holds nothing more.
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		return req, nil
+	}
+	req.Body, err = src.reader()
 	return req, err
 }
 

@@ -1,11 +1,15 @@
 package proxy
 
 import (
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -84,5 +88,52 @@ func TestTransportErrorIsWrappedAsByAClient(t *testing.T) {
 	}
 	if strings.Contains(string(b), "s3cret") {
 		t.Errorf("answer shows the URL's query: %s", b)
+	}
+}
+
+// writeCountingTransports gives each upstream a transport whose connections count
+// their Write calls.
+type writeCountingTransports struct{ writes *atomic.Int64 }
+
+func (c writeCountingTransports) Transport(string, *url.URL) (http.RoundTripper, error) {
+	d := &net.Dialer{}
+	return &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &writeCountingConn{Conn: conn, writes: c.writes}, nil
+	}}, nil
+}
+
+type writeCountingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c *writeCountingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// TestSmallRequestGoesInOneWrite: a request with a small body reaches the
+// upstream in one write (headers and body together). A body reader net/http
+// does not know to be in memory makes the transport flush the headers
+// first: a second system call and TCP segment on every request.
+func TestSmallRequestGoesInOneWrite(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, "{}")
+	}))
+	defer up.Close()
+	var writes atomic.Int64
+	tp := startProxy(t, retryConfig, up, func(o *Options) { o.Transports = writeCountingTransports{&writes} })
+	body := `{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"` + strings.Repeat("x", 400) + `"}]}`
+	resp := tp.do(t, http.MethodPost, "/api/v1/messages", strings.NewReader(body), nil)
+	if got := readAll(t, resp); resp.StatusCode != http.StatusOK || got != "{}" {
+		t.Fatalf("answer %d %q", resp.StatusCode, got)
+	}
+	if n := writes.Load(); n != 1 {
+		t.Errorf("the request went to the upstream in %d writes, want 1", n)
 	}
 }
