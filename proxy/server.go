@@ -316,6 +316,9 @@ func (s *Server) newSession(up config.Upstream, transports seam.Transports) (*se
 	// following it here would also carry its key to wherever the upstream
 	// points.
 	sess.transport = tr
+	if tr == nil {
+		sess.transport = http.DefaultTransport // as an http.Client without a Transport
+	}
 	sess.fixedUA = up.UserAgent
 	sess.upstreamValue = []string{up.Name}
 	sess.store = s.cookies
