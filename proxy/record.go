@@ -166,6 +166,10 @@ func (s *Server) finishRecord(rw *recordWriter, r *http.Request, aborted bool) {
 		model, tok, ok := m.Result()
 		rec.Model, rec.Tokens, rec.HasTokens, rec.Stream = model, tok, ok, m.Streamed()
 		rec.RateRequests, rec.RateTokens = rw.rateReq, rw.rateTok
+		// The answer's body (m's wrapper) was closed when the copy ended
+		// (copyAnswer), before this deferred record: m can be reused.
+		rw.meter = nil
+		m.Release()
 	}
 	if rec.Model == "" {
 		rec.Model = rw.requestModel()

@@ -52,7 +52,7 @@ const (
 // stream, or in an encoding it cannot undo, is not read (Result says no
 // tokens).
 func NewMeter(contentType, contentEncoding string) *Meter {
-	m := &Meter{}
+	m := meters.Get().(*Meter) // zeroed by Release
 	mt, _, _ := strings.Cut(contentType, ";")
 	mt = strings.ToLower(strings.TrimSpace(mt))
 	switch {
@@ -161,6 +161,19 @@ func (m *Meter) Result() (model string, t Tokens, found bool) {
 		t.CacheRead = r[fCacheRead]
 	}
 	return m.model, t, m.found
+}
+
+// meters recycles Meters (about 1 KiB each, one per answer) through
+// Release.
+var meters = sync.Pool{New: func() any { return new(Meter) }}
+
+// Release hands m back for reuse by a later NewMeter once its Result has
+// been read and its body (Wrap) closed: neither may be used afterwards.
+// Calling it is optional; a Meter that is not released is collected.
+func (m *Meter) Release() {
+	m.Finish() // no-op when finished; waits for a decoder's goroutine
+	*m = Meter{}
+	meters.Put(m)
 }
 
 // Wrap wraps an answer body so that m reads it as the caller does. Each

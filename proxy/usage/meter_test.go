@@ -226,3 +226,29 @@ func TestEncodedGarbage(t *testing.T) {
 		}
 	}
 }
+
+// TestMeterReleaseReuse: a released Meter comes back from NewMeter as new:
+// each fixture read after another (of any kind) through released Meters
+// gives its own result, and one that reads nothing reports nothing.
+func TestMeterReleaseReuse(t *testing.T) {
+	for round := 0; round < 3; round++ {
+		for _, f := range fixtures {
+			m := NewMeter(f.ctype, "")
+			body := m.Wrap(io.NopCloser(bytes.NewReader(readFixture(t, f.file))))
+			if _, err := io.Copy(io.Discard, body); err != nil {
+				t.Fatal(err)
+			}
+			_ = body.Close()
+			model, tok, ok := m.Result()
+			if !ok || model != f.model || tok != f.want {
+				t.Errorf("round %d %s: %q %+v %v, want %q %+v", round, f.file, model, tok, ok, f.model, f.want)
+			}
+			m.Release()
+			empty := NewMeter("text/plain", "")
+			if model, tok, ok := empty.Result(); ok || model != "" || tok != (Tokens{}) || empty.Streamed() {
+				t.Errorf("round %d after %s: a new Meter reports %q %+v %v", round, f.file, model, tok, ok)
+			}
+			empty.Release()
+		}
+	}
+}
