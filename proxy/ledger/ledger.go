@@ -160,8 +160,9 @@ func newLedger(opts Options) (*Ledger, error) {
 	return l, nil
 }
 
-// Ready is closed once the database is open, or could not be opened (Err
-// then says why).
+// Ready is closed once the database is open and the records queued while
+// it opened are written, or once it could not be opened (Err then says
+// why).
 func (l *Ledger) Ready() <-chan struct{} { return l.ready }
 
 // Err returns why the database could not be opened: nil while it opens and
@@ -328,8 +329,8 @@ func (l *Ledger) run(logFailure bool, delay time.Duration) {
 	l.db = db
 	l.openErr = err
 	l.mu.Unlock()
-	close(l.ready)
 	if err != nil {
+		close(l.ready)
 		l.shut()
 		_, n := l.take(nil)
 		l.dropped.Add(uint64(n))
@@ -361,13 +362,17 @@ func (l *Ledger) run(logFailure bool, delay time.Duration) {
 			l.prune(now)
 		}
 	}
+	// Records that came while the database waited to be needed (Start)
+	// have waited up to FlushEvery already: they are written before Ready
+	// closes, so a query made then sees them. Deciding this after Ready
+	// closed raced with records made after Open returned, which must wait
+	// for FlushEvery, batchRows or Flush like any other.
+	if ack != nil || l.queued() > 0 {
+		flush()
+	}
+	close(l.ready)
 	if ack != nil {
-		flush()
 		close(ack)
-	} else if l.queued() > 0 {
-		// Records that came while the database waited to be needed have
-		// waited up to FlushEvery already.
-		flush()
 	}
 	for {
 		// Look at the queue: write now when a batch is full, else make sure

@@ -217,3 +217,36 @@ func TestQueuedBeforeOpenWrittenAtOpen(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestQueuedWhileOpeningWrittenBeforeReady: records made while the database
+// opens are in it when Ready closes, so a query made then counts them.
+// (Before, they were written after Ready closed, and the writer's look at
+// the queue raced with records made after Open returned: those were written
+// at once too, sometimes, instead of waiting for FlushEvery.)
+func TestQueuedWhileOpeningWrittenBeforeReady(t *testing.T) {
+	l, err := newLedger(Options{Path: filepath.Join(t.TempDir(), "usage.db"), FlushEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	l.beforeOpen = func() { <-release }
+	go l.run(true, 0)
+	defer l.Close()
+	for range 3 {
+		l.Record(rec(time.Now(), "a", "c", "m", 200, 1, usage.Tokens{Input: 1}))
+	}
+	close(release)
+	<-l.Ready()
+	if st := l.Stats(); st.Written != 3 || st.Queued != 0 {
+		t.Fatalf("when Ready closed: %+v, want the 3 records written", st)
+	}
+	rows, err := l.Query(context.Background(), usage.Query{})
+	if err != nil || len(rows) != 1 || rows[0].Requests != 3 {
+		t.Fatalf("query when Ready closed: %v %+v", err, rows)
+	}
+	// A record made now waits for FlushEvery (an hour) or a Flush.
+	l.Record(rec(time.Now(), "a", "c", "m", 200, 1, usage.Tokens{Input: 1}))
+	if st := l.Stats(); st.Written != 3 || st.Queued != 1 {
+		t.Fatalf("a record after Ready: %+v, want it queued", st)
+	}
+}
