@@ -115,6 +115,8 @@ type server struct {
 	done chan error
 }
 
+// syncBuffer is a bytes.Buffer two goroutines may write at once (a
+// process's stdout and stderr pipes).
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -359,7 +361,7 @@ func run(t *testing.T, c client, base string, key clientKey) result {
 		cmd.Dir = home // its working folder is its project: an empty one
 	}
 	// Two pipes (stdout alone for cn's answer text) write to out at once.
-	var out lockedBuffer
+	var out syncBuffer
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, &stdout), &out
 	start := time.Now()
@@ -423,24 +425,6 @@ func run(t *testing.T, c client, base string, key clientKey) result {
 		}
 	}
 	return res
-}
-
-// lockedBuffer is a bytes.Buffer two goroutines may write at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // lastJSONLine returns the last line of out that looks like a JSON object.
