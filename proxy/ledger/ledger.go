@@ -293,13 +293,6 @@ func (l *Ledger) take(spare []usage.Record) (batch []usage.Record, left int) {
 	return batch, len(batch)
 }
 
-// queued returns how many records wait.
-func (l *Ledger) queued() int {
-	l.qmu.Lock()
-	defer l.qmu.Unlock()
-	return len(l.q)
-}
-
 // shut stops the queue taking records: those arriving later are dropped.
 func (l *Ledger) shut() {
 	l.qmu.Lock()
@@ -367,7 +360,7 @@ func (l *Ledger) run(logFailure bool, delay time.Duration) {
 	// closes, so a query made then sees them. Deciding this after Ready
 	// closed raced with records made after Open returned, which must wait
 	// for FlushEvery, batchRows or Flush like any other.
-	if ack != nil || l.queued() > 0 {
+	if ack != nil || l.Queued() > 0 {
 		flush()
 	}
 	close(l.ready)
@@ -378,7 +371,7 @@ func (l *Ledger) run(logFailure bool, delay time.Duration) {
 		// Look at the queue: write now when a batch is full, else make sure
 		// the oldest record waits at most FlushEvery.
 		for {
-			n := l.queued()
+			n := l.Queued()
 			if n >= batchRows {
 				flush()
 				continue
@@ -425,7 +418,7 @@ func (l *Ledger) awaitNeed(delay time.Duration) (ack chan struct{}) {
 		case ack := <-l.flushReq:
 			return ack
 		case <-l.wake:
-			if l.queued() >= batchRows {
+			if l.Queued() >= batchRows {
 				return nil
 			}
 		}
