@@ -20,7 +20,7 @@ import (
 // change the usage the meter reads.
 func TestCopyBuffersGrowAndSettle(t *testing.T) {
 	head := "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"m\",\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n"
-	burst := strings.Repeat("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0}\n\n", 400) // > 32 KiB
+	burst := strings.Repeat("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0}\n\n", 400) // 30,000 bytes: fills the small buffer, then one large-buffer read
 	tail := "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":77}}\n\n"
 	src := head + burst + tail
 	m := usage.NewMeter("text/event-stream", "")
