@@ -63,57 +63,40 @@ func child[T any](slot *atomic.Pointer[T], make func() T) T {
 }
 
 // upstream returns the children of upstream name, adding them on first use.
-func (m *Metrics) upstream(name string) *children {
-	if ups := m.ups.Load(); ups != nil {
-		if c := (*ups)[name]; c != nil {
-			return c
-		}
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	old := m.ups.Load()
-	if old != nil {
-		if c := (*old)[name]; c != nil {
-			return c
-		}
-	}
-	next := make(map[string]*children, 1)
-	if old != nil {
-		for k, v := range *old {
-			next[k] = v
-		}
-	}
-	c := &children{}
-	next[name] = c
-	m.ups.Store(&next)
-	return c
-}
+func (m *Metrics) upstream(name string) *children { return cached(&m.mu, &m.ups, name) }
 
 // model returns c's token counters for model, adding them on first use.
 func (m *Metrics) model(c *children, model string) *modelChildren {
-	if ms := c.models.Load(); ms != nil {
-		if mc := (*ms)[model]; mc != nil {
-			return mc
+	return cached(&m.mu, &c.models, model)
+}
+
+// cached returns the value of key in the copy-on-write map in slot, adding
+// a zero one on first use: reads load the map without a lock, mu serialises
+// the (rare) additions, each of which stores a new map.
+func cached[V any](mu *sync.Mutex, slot *atomic.Pointer[map[string]*V], key string) *V {
+	if m := slot.Load(); m != nil {
+		if v := (*m)[key]; v != nil {
+			return v
 		}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	old := c.models.Load()
+	mu.Lock()
+	defer mu.Unlock()
+	old := slot.Load()
 	if old != nil {
-		if mc := (*old)[model]; mc != nil {
-			return mc
+		if v := (*old)[key]; v != nil {
+			return v
 		}
 	}
-	next := make(map[string]*modelChildren, 1)
+	next := make(map[string]*V, 1)
 	if old != nil {
 		for k, v := range *old {
 			next[k] = v
 		}
 	}
-	mc := &modelChildren{}
-	next[model] = mc
-	c.models.Store(&next)
-	return mc
+	v := new(V)
+	next[key] = v
+	slot.Store(&next)
+	return v
 }
 
 // codeIndex is the slot of children.requests for a status: codeClasses'
