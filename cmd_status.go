@@ -96,6 +96,9 @@ func keysLabel(u proxy.UpstreamStatus, set map[string]bool) string {
 			state = "missing"
 		case k.State == keypool.StateCooling && k.Until != nil:
 			state = "cooling until " + k.Until.Local().Format(time.TimeOnly)
+			if k.Why != "" {
+				state += ": " + k.Why
+			}
 		case k.State == keypool.StateRefused:
 			state = "refused: " + k.Why
 		}

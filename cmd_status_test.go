@@ -23,7 +23,7 @@ func TestKeysLabelNamesStatesNeverValues(t *testing.T) {
 			{Name: "b", State: keypool.StateCooling, Until: &until, Why: "429"},
 			{Name: "c", State: keypool.StateRefused, Why: "401"},
 			{Name: "d", State: keypool.StateReady},
-		}}, map[string]bool{"a": true, "b": true, "c": true}, "a (ready), b (cooling until 14:03:10), c (refused: 401), d (missing)"},
+		}}, map[string]bool{"a": true, "b": true, "c": true}, "a (ready), b (cooling until 14:03:10: 429), c (refused: 401), d (missing)"},
 	}
 	for _, tc := range cases {
 		if got := keysLabel(tc.u, tc.set); got != tc.want {

@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/clearway/clearway/internal/desktoptest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clearway/clearway/internal/desktoptest"
 	"github.com/clearway/clearway/proxy/instance"
 )
 

@@ -184,13 +184,17 @@ func problem(err error, listen string) string {
 }
 
 // poolNote is a pool key's state for the tray: "" when ready, else
-// "cooling until 14:03:10" or "refused: 401".
+// "cooling until 14:03:10: 429" (the reason after the colon) or "refused: 401".
 func poolNote(k keypool.KeyStatus) string {
 	switch {
 	case k.State == keypool.StateRefused:
 		return "refused: " + k.Why
 	case k.State == keypool.StateCooling && k.Until != nil:
-		return "cooling until " + k.Until.Local().Format(time.TimeOnly)
+		note := "cooling until " + k.Until.Local().Format(time.TimeOnly)
+		if k.Why != "" {
+			note += ": " + k.Why
+		}
+		return note
 	}
 	return ""
 }

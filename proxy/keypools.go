@@ -135,6 +135,10 @@ func (k *keyPools) Credential(ctx context.Context, req seam.KeyRequest) (seam.Cr
 	return k.single.build(req, name)
 }
 
+// teamPauseSlack is how much later than the key's own cooldown a team pause
+// must end to count as another member's.
+const teamPauseSlack = time.Second
+
 // coolPausedKeys cools each key of pool that the limiter knows to be paused
 // (by another instance of the team), so Pick passes it over instead of
 // sending a request its 429 would refuse.
@@ -144,7 +148,11 @@ func (k *keyPools) coolPausedKeys(upstream string, pool *keypool.Pool) {
 	}
 	now := k.clock.Now()
 	for _, name := range pool.Names() {
-		if until := k.pauses.PausedUntil(upstream, name); until.After(now) {
+		// A pause this instance set itself (its own 429) is already the
+		// key's cooldown, with its own reason; Redis hands it back up to a
+		// millisecond later, which must not relabel it. Only a pause that
+		// ends clearly later (another member's) cools the key here.
+		if until := k.pauses.PausedUntil(upstream, name); until.After(now) && until.Sub(pool.CoolingUntil(name)) > teamPauseSlack {
 			pool.Cool(name, until, "paused by the team")
 		}
 	}

@@ -545,7 +545,7 @@ func TestBreakerOpensSkipsThePrimaryAndOneProbeClosesIt(t *testing.T) {
 	fb := &bodyRecorder{handler: ok200}
 	fbSrv := httptest.NewTLSServer(fb)
 	defer fbSrv.Close()
-	yaml := strings.Replace(fallbackConfig, "    fallbacks: [direct]\n", "    fallbacks: [direct]\n    breaker: {failures: 2, cooldown: 1500ms}\n    retry: {max_retries: 0}\n", 1)
+	yaml := strings.Replace(fallbackConfig, "    fallbacks: [direct]\n", "    fallbacks: [direct]\n    breaker: {failures: 2, cooldown: 3s}\n    retry: {max_retries: 0}\n", 1)
 	yaml = strings.ReplaceAll(strings.ReplaceAll(yaml, "%PRIMARY%", primary), "%FALLBACK%", fbSrv.URL)
 	tp := startProxy(t, yaml, fbSrv, poolKeysOpt(nil, &mapKeys{m: map[string]string{"a": keyA, "f": keyF}}))
 	evs, cancel := tp.bus.Subscribe(256)
@@ -579,7 +579,7 @@ func TestBreakerOpensSkipsThePrimaryAndOneProbeClosesIt(t *testing.T) {
 		t.Fatalf("primary got %d requests, %d sent while open: want the 2 that opened it and at least one skipped", n, whileOpen)
 	}
 	healthy.Store(true)
-	waitFor(t, "the breaker to let a probe through", 5*time.Second, func() bool { return sess.breaker.State() == breaker.HalfOpen })
+	waitFor(t, "the breaker to let a probe through", 10*time.Second, func() bool { return sess.breaker.State() == breaker.HalfOpen })
 	hitsBefore := primaryHits.Load()
 	resp, _ := post(t, tp, "/primary/v1/messages", `{}`)
 	if resp.StatusCode != 200 || resp.Header.Get("X-Clearway-Upstream") != "primary" || primaryHits.Load() != hitsBefore+1 {

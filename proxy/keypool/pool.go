@@ -283,6 +283,20 @@ func (p *Pool) Forgive(name string) {
 	}
 }
 
+// CoolingUntil returns until when the named key cools (zero: it does not,
+// or no such key), whatever the reason.
+func (p *Pool) CoolingUntil(name string) time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if k := p.find(name); k != nil {
+		return k.until
+	}
+	return time.Time{}
+}
+
 // Status returns every key's state, in order of preference.
 func (p *Pool) Status() []KeyStatus {
 	if p == nil {
