@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -99,24 +98,7 @@ func TestStreamBurstThenTrickle(t *testing.T) {
 		"event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":123}}\n\n",
 	}
 	acks := make(chan int, 1)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		rc := http.NewResponseController(w)
-		for i, step := range steps {
-			_, _ = io.WriteString(w, step)
-			_ = rc.Flush()
-			select {
-			case got := <-acks:
-				if got != i {
-					return
-				}
-			case <-r.Context().Done():
-				return
-			case <-time.After(10 * time.Second):
-				return
-			}
-		}
-	}))
+	up := httptest.NewServer(&lockstepSSE{pieces: steps, acks: acks})
 	defer up.Close()
 	l := openLedger(t)
 	tp := startProxy(t, retryConfig, up, withLedger(l))

@@ -18,24 +18,33 @@ import (
 // acknowledge and the upstream would never send the next: arrival order proves
 // each event was delivered on its own, without relying on timing.
 type lockstepSSE struct {
-	n    int
-	acks chan int
-	die  bool // hijack and drop the connection after half the events
+	n      int
+	acks   chan int
+	die    bool     // hijack and drop the connection after half the events
+	pieces []string // when set, these raw pieces are sent instead of n generated events
 }
 
 func (l *lockstepSSE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	rc := http.NewResponseController(w)
-	for i := range l.n {
-		if l.die && i == l.n/2 {
+	n := l.n
+	if l.pieces != nil {
+		n = len(l.pieces)
+	}
+	for i := range n {
+		if l.die && i == n/2 {
 			conn, _, err := rc.Hijack()
 			if err == nil {
 				conn.Close()
 			}
 			return
 		}
-		fmt.Fprintf(w, "event: content_block_delta\ndata: {\"index\":%d}\n\n", i)
+		if l.pieces != nil {
+			_, _ = io.WriteString(w, l.pieces[i])
+		} else {
+			fmt.Fprintf(w, "event: content_block_delta\ndata: {\"index\":%d}\n\n", i)
+		}
 		_ = rc.Flush()
 		select {
 		case got := <-l.acks:

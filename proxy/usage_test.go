@@ -193,25 +193,12 @@ func TestSSELockstepWithLedger(t *testing.T) {
 		events = append(events, fmt.Sprintf(`{"type":"content_block_delta","index":%d}`, i))
 	}
 	events = append(events, `{"type":"message_delta","usage":{"output_tokens":40}}`)
+	pieces := make([]string, len(events))
+	for i, ev := range events {
+		pieces[i] = fmt.Sprintf("event: %s\ndata: %s\n\n", eventName(ev), ev)
+	}
 	acks := make(chan int, 1)
-	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		rc := http.NewResponseController(w)
-		for i, ev := range events {
-			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", eventName(ev), ev)
-			_ = rc.Flush()
-			select {
-			case got := <-acks:
-				if got != i {
-					return
-				}
-			case <-r.Context().Done():
-				return
-			case <-time.After(10 * time.Second):
-				return
-			}
-		}
-	}))
+	up := httptest.NewTLSServer(&lockstepSSE{pieces: pieces, acks: acks})
 	defer up.Close()
 	l := openLedger(t)
 	tp := startProxy(t, retryConfig, up, withLedger(l))
