@@ -119,13 +119,7 @@ func TestFullBatchWritesAtOnce(t *testing.T) {
 		t.Fatalf("below a batch: %+v", st)
 	}
 	l.Record(rec(time.Now(), "a", "c", "m", 200, 1, usage.Tokens{}))
-	deadline := time.Now().Add(20 * time.Second)
-	for l.Stats().Written != batchRows {
-		if time.Now().After(deadline) {
-			t.Fatalf("a full batch was not written: %+v", l.Stats())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitWritten(t, l, batchRows, "a full batch was not written")
 }
 
 // TestStartOpensWhenNeeded: Start leaves the database closed until it is
@@ -162,13 +156,7 @@ func TestStartOpensWhenNeeded(t *testing.T) {
 	for range batchRows {
 		l2.Record(rec(time.Now(), "a", "c", "m", 200, 1, usage.Tokens{}))
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for l2.Stats().Written != batchRows {
-		if time.Now().After(deadline) {
-			t.Fatalf("a full batch did not open the database and land: %+v", l2.Stats())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitWritten(t, l2, batchRows, "a full batch did not open the database and land")
 	if err := l2.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -209,13 +197,7 @@ func TestQueuedBeforeOpenWrittenAtOpen(t *testing.T) {
 	go l.run(true, 10*time.Millisecond)
 	defer l.Close()
 	<-l.Ready()
-	deadline := time.Now().Add(20 * time.Second)
-	for l.Stats().Written != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the queued record was not written at the open: %+v", l.Stats())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitWritten(t, l, 1, "the queued record was not written at the open")
 }
 
 // TestQueuedWhileOpeningWrittenBeforeReady: records made while the database
@@ -248,5 +230,18 @@ func TestQueuedWhileOpeningWrittenBeforeReady(t *testing.T) {
 	l.Record(rec(time.Now(), "a", "c", "m", 200, 1, usage.Tokens{Input: 1}))
 	if st := l.Stats(); st.Written != 3 || st.Queued != 1 {
 		t.Fatalf("a record after Ready: %+v, want it queued", st)
+	}
+}
+
+// waitWritten waits up to 20 s for l to have written want rows, failing
+// with what when it does not.
+func waitWritten(t *testing.T, l *Ledger, want uint64, what string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for l.Stats().Written != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %+v", what, l.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
