@@ -25,10 +25,10 @@ import (
 // rate-limit headers, recording the key each request carried. /gated/ is
 // behind a Cloudflare-like gate.
 type dashUpstream struct {
-	gate    cfgate.Gate
-	mu      sync.Mutex
-	keys    []string
-	cookies []string // the Cookie header of each request
+	gate   cfgate.Gate
+	mu     sync.Mutex
+	key    string // the x-api-key of the latest request
+	cookie string // and its Cookie header
 }
 
 func (u *dashUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -37,8 +37,7 @@ func (u *dashUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u.mu.Lock()
-	u.keys = append(u.keys, r.Header.Get("X-Api-Key"))
-	u.cookies = append(u.cookies, r.Header.Get("Cookie"))
+	u.key, u.cookie = r.Header.Get("X-Api-Key"), r.Header.Get("Cookie")
 	u.mu.Unlock()
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -51,22 +50,11 @@ func (u *dashUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"content":[{"type":"text","text":"hi"}],"usage":{"input_tokens":1200,"output_tokens":300,"cache_read_input_tokens":0,"cache_creation_input_tokens":0}}`))
 }
 
-func (u *dashUpstream) lastCookie() string {
+// last returns the key and cookies the latest request carried.
+func (u *dashUpstream) last() (key, cookie string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if len(u.cookies) == 0 {
-		return ""
-	}
-	return u.cookies[len(u.cookies)-1]
-}
-
-func (u *dashUpstream) lastKey() string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if len(u.keys) == 0 {
-		return ""
-	}
-	return u.keys[len(u.keys)-1]
+	return u.key, u.cookie
 }
 
 // TestDashboardInRealChromium drives the real binary's dashboard in headless
@@ -213,8 +201,9 @@ fetch(%q, {credentials: "include"}).then(r => r.text()).then(t => { document.bod
 		msg, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#key-msg")))
 		return strings.Contains(msg, "Saved anthropic")
 	})
-	if st, _ := send("/anthropic/v1/messages", token); st != 200 || up.lastKey() != "sk-ant-NEWKEY-0002" {
-		t.Fatalf("after setting the key in the page: status %d, upstream got %q", st, up.lastKey())
+	code, _ = send("/anthropic/v1/messages", token)
+	if key, _ := up.last(); code != 200 || key != "sk-ant-NEWKEY-0002" {
+		t.Fatalf("after setting the key in the page: status %d, upstream got %q", code, key)
 	}
 	// Token rotation: the old token stops at once, the new one works.
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#rotate"))); err != nil {
@@ -282,8 +271,9 @@ fetch(%q, {credentials: "include"}).then(r => r.text()).then(t => { document.bod
 		msg, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#cookie-msg")))
 		return strings.Contains(msg, "Imported") && strings.Contains(msg, `"anthropic":1`)
 	})
-	if st, _ := send("/anthropic/v1/messages", newTok); st != 200 || !strings.Contains(up.lastCookie(), "dash_import=from-the-page") {
-		t.Fatalf("after importing in the page: status %d, upstream got Cookie %q", st, up.lastCookie())
+	code, _ = send("/anthropic/v1/messages", newTok)
+	if _, cookie := up.last(); code != 200 || !strings.Contains(cookie, "dash_import=from-the-page") {
+		t.Fatalf("after importing in the page: status %d, upstream got Cookie %q", code, cookie)
 	}
 
 	// The notifications switch is saved: the settings API reads it back.

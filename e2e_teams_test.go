@@ -444,16 +444,7 @@ func TestTeamKeyPauseSkipsThePausedKey(t *testing.T) {
 	}
 	// Instance 1 writes the pause after its retry is sent: wait for the
 	// key itself, so instance 2's request cannot race that write.
-	opt, err := redis.ParseURL(rs.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	waitUntil(t, "key A's pause in Redis", 10*time.Second, func() bool {
-		keys, err := rdb.Keys(context.Background(), "*pause:api:ka").Result()
-		return err == nil && len(keys) == 1
-	})
+	waitForRedisKey(t, rs.URL(), "*pause:api:ka", "key A's pause in Redis")
 	if code := team[1].get(context.Background(), plainClient); code != 200 {
 		t.Fatalf("instance 2: %d", code)
 	}
@@ -481,6 +472,22 @@ func TestTeamKeyPauseSkipsThePausedKey(t *testing.T) {
 	if !seen {
 		t.Error("instance 2's status has no key ka")
 	}
+}
+
+// waitForRedisKey waits until the Redis at url holds a key matching pattern
+// (what an instance writes after it answered, so the test cannot race it).
+func waitForRedisKey(t *testing.T, url, pattern, what string) {
+	t.Helper()
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	waitUntil(t, what, 10*time.Second, func() bool {
+		keys, err := rdb.Keys(context.Background(), pattern).Result()
+		return err == nil && len(keys) > 0
+	})
 }
 
 // keysOf names the test keys the arrivals carried (A, B), never their values.
@@ -608,16 +615,7 @@ func TestTeamRedisDownAndBack(t *testing.T) {
 	waitUntil(t, "instance 2 to wait out the 429", 10*time.Second, func() bool { return team[1].status(t).Upstreams[0].Retrying > 0 })
 	// Instance 2 writes the pause to Redis after it counts the retry: wait
 	// for the key itself, so instance 1's request cannot race that write.
-	opt, err := redis.ParseURL(rs.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	waitUntil(t, "the pause to reach Redis", 10*time.Second, func() bool {
-		keys, err := rdb.Keys(context.Background(), "*pause:*").Result()
-		return err == nil && len(keys) > 0
-	})
+	waitForRedisKey(t, rs.URL(), "*pause:*", "the pause to reach Redis")
 	limited := time.Unix(0, up.rateLimited.Load())
 	if code := m.get(context.Background(), plainClient); code != 200 {
 		t.Fatalf("after the pause: %d", code)
