@@ -260,6 +260,12 @@ func newFront(t *testing.T, clearwayAddr string) *front {
 		f.mu.Lock()
 		f.paths = append(f.paths, r.Method+" "+r.URL.RequestURI())
 		f.mu.Unlock()
+		// Full duplex, as clearway itself serves: without it the server
+		// closes a POST's body when the answer's headers go out, the
+		// transport's last read of that body fails and it drops the
+		// connection to clearway mid-stream (golang/go#40747; seen once as a
+		// cut stream the client then sent again).
+		_ = http.NewResponseController(w).EnableFullDuplex()
 		rp.ServeHTTP(w, r)
 	}))
 	f.srv.Config.ErrorLog = quietLog()
